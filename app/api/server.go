@@ -1,0 +1,183 @@
+// Package api is cadbox's HTTP interface: an Echo server whose routes,
+// listed once in routes(), drive both the handlers and the OpenAPI spec.
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"cadbox/app"
+	"cadbox/app/codec"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Config tunes the server.
+type Config struct {
+	// BodyLimit caps a request body in bytes (after which 413).
+	BodyLimit int64
+	// DocumentLimit caps one incident document in bytes, after
+	// decompression.
+	DocumentLimit int64
+	// BatchSize is how many bulk records share one transaction.
+	BatchSize int
+	// Version is reported by /healthz.
+	Version string
+}
+
+// ReadyFunc reports whether a dependency is ready to serve.
+type ReadyFunc func(ctx context.Context) error
+
+// Server serves the API.
+type Server struct {
+	echo     *echo.Echo
+	store    app.IncidentStore
+	backup   func(ctx context.Context, w io.Writer) (int64, error)
+	search   app.IncidentIndex
+	log      *slog.Logger
+	cfg      Config
+	ready    []namedCheck
+	spec     []byte
+	routes   []route
+	decoders decoders
+}
+
+type namedCheck struct {
+	name string
+	fn   ReadyFunc
+}
+
+// Deps are what the server serves from.
+type Deps struct {
+	Store app.IncidentStore
+	// Backup writes a consistent copy of the store (GET /api/v1/admin/backup).
+	Backup func(ctx context.Context, w io.Writer) (int64, error)
+	// Search answers GET /api/v1/search (nil: search is disabled).
+	Search app.IncidentIndex
+	// Docs serves the API browser under /docs/ (nil: none).
+	Docs http.Handler
+	Log  *slog.Logger
+}
+
+// NewServer builds the API. The store's Ping is a readiness check;
+// AddReadyCheck adds more.
+func NewServer(deps Deps, cfg Config) (*Server, error) {
+	store, log, docs := deps.Store, deps.Log, deps.Docs
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 64 << 20
+	}
+	if cfg.DocumentLimit <= 0 {
+		cfg.DocumentLimit = 4 << 20
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg}
+	s.ready = append(s.ready, namedCheck{"store", store.Ping})
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Generator: newRequestID,
+	}))
+	e.Use(s.accessLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.Any("error", err), slog.String("stack", string(stack)))
+			return err
+		},
+	}))
+	s.routes = s.routeTable()
+	s.decoders = newDecoders(s.routes)
+	for _, r := range s.routes {
+		e.Add(r.method, r.path, r.handler)
+	}
+	spec, err := buildSpec(s.routes, cfg.Version)
+	if err != nil {
+		return nil, err
+	}
+	s.spec = spec
+	e.GET("/openapi.json", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.spec)
+	})
+	if docs != nil {
+		e.GET("/docs", echo.WrapHandler(docs))
+		e.GET("/docs/*", echo.WrapHandler(docs))
+	}
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
+	return s, nil
+}
+
+// AddReadyCheck makes /readyz depend on fn as well.
+func (s *Server) AddReadyCheck(name string, fn ReadyFunc) {
+	s.ready = append(s.ready, namedCheck{name, fn})
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Spec returns the OpenAPI document.
+func (s *Server) Spec() []byte { return s.spec }
+
+// Routes lists the registered method and path pairs (Echo syntax), the
+// OpenAPI and docs routes included.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		lvl := slog.LevelInfo
+		if res.Status >= 500 {
+			lvl = slog.LevelError
+		}
+		s.log.LogAttrs(req.Context(), lvl, "request",
+			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.String("route", c.Path()),
+			slog.Int("status", res.Status),
+			slog.Int64("bytes_in", req.ContentLength),
+			slog.Int64("bytes_out", res.Size),
+			slog.Duration("latency", time.Since(start)),
+			slog.String("remote", c.RealIP()))
+		return nil
+	}
+}
+
+func writeJSON(c echo.Context, status int, v any) error {
+	h := c.Response().Header()
+	if h.Get(echo.HeaderContentType) == "" {
+		h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	}
+	c.Response().WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	return codec.MarshalWrite(c.Response(), v)
+}
+
+// echoPath turns an Echo path (/a/:b) into an OpenAPI one (/a/{b}).
+func echoPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		if strings.HasPrefix(s, ":") {
+			parts[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}

@@ -1,0 +1,244 @@
+package search
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"cadbox/app"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// Limits of a search request.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 200
+	facetSize    = 25
+)
+
+// Facetable lists the fields that facets may count.
+var facetable = map[string]string{
+	"type": fieldType, "subtype": fieldSubtype, "unit_id": fieldUnit,
+	"station": fieldStation, "hour": fieldHour, "weekday": fieldWeekday,
+}
+
+// FacetNames returns the facet names Search accepts.
+func FacetNames() []string {
+	return []string{"type", "subtype", "unit_id", "station", "hour", "weekday"}
+}
+
+// Search runs req. It returns ids, scores, comment match spans, facets
+// and a cursor; the caller hydrates the hits from the store.
+func (ix *Index) Search(ctx context.Context, req app.SearchRequest) (*app.SearchResult, error) {
+	if err := ix.available(); err != nil {
+		return nil, err
+	}
+	q, err := buildQuery(req)
+	if err != nil {
+		return nil, err
+	}
+	limit := req.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultLimit
+	case limit > MaxLimit:
+		limit = MaxLimit
+	}
+	sr := bleve.NewSearchRequestOptions(q, limit, 0, false)
+	switch req.Sort {
+	case "", "relevance":
+		sr.SortBy([]string{"-_score", "_id"})
+	case "event_opened":
+		sr.SortBy([]string{fieldOpened, "_id"})
+	case "-event_opened":
+		sr.SortBy([]string{"-" + fieldOpened, "_id"})
+	default:
+		return nil, app.Invalid("sort is not valid.", app.FieldError{Pointer: "/sort", Message: "must be relevance, event_opened or -event_opened"})
+	}
+	if req.Cursor != "" {
+		after, err := decodeCursor(req.Cursor, len(sr.Sort))
+		if err != nil {
+			return nil, err
+		}
+		sr.SearchAfter = after
+	}
+	for _, f := range req.Facets {
+		field, ok := facetable[f]
+		if !ok {
+			return nil, app.Invalid("A facet is not valid.", app.FieldError{Pointer: "/facets",
+				Message: "must be a list of " + strings.Join(FacetNames(), ", ") + "; got " + strconvQuote(f)})
+		}
+		sr.AddFacet(f, bleve.NewFacetRequest(field, facetSize))
+	}
+	sr.IncludeLocations = req.Query != ""
+	res, err := ix.idx.SearchInContext(ctx, sr)
+	if err != nil {
+		return nil, searchError(err)
+	}
+	out := &app.SearchResult{Total: res.Total, Took: res.Took, Hits: make([]app.SearchHit, 0, len(res.Hits))}
+	for _, h := range res.Hits {
+		id, ok := parseDocID(h.ID)
+		if !ok {
+			continue
+		}
+		hit := app.SearchHit{ID: id, Score: h.Score}
+		for _, locs := range h.Locations[fieldComments] {
+			for _, l := range locs {
+				hit.Spans = append(hit.Spans, [2]int{int(l.Start), int(l.End)})
+			}
+		}
+		out.Hits = append(out.Hits, hit)
+	}
+	if len(res.Hits) == limit && uint64(len(res.Hits)) < res.Total {
+		out.Next = encodeCursor(res.Hits[len(res.Hits)-1].Sort)
+	}
+	if len(res.Facets) > 0 {
+		out.Facets = map[string][]app.FacetCount{}
+		for name, fr := range res.Facets {
+			counts := []app.FacetCount{}
+			if fr.Terms != nil {
+				for _, t := range fr.Terms.Terms() {
+					counts = append(counts, app.FacetCount{Value: t.Term, Count: t.Count})
+				}
+			}
+			out.Facets[name] = counts
+		}
+	}
+	return out, nil
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// buildQuery combines the query string with the filters.
+func buildQuery(req app.SearchRequest) (query.Query, error) {
+	var must []query.Query
+	if strings.TrimSpace(req.Query) != "" {
+		parsed, err := bleve.NewQueryStringQuery(req.Query).Parse()
+		if err != nil {
+			return nil, app.Invalid("The query does not parse.", app.FieldError{Pointer: "/q", Message: cleanParseError(err)})
+		}
+		must = append(must, foldPatterns(parsed))
+	}
+	term := func(field, v string) {
+		if v != "" {
+			t := bleve.NewTermQuery(v)
+			t.SetField(field)
+			must = append(must, t)
+		}
+	}
+	term(fieldDept, req.Department)
+	term(fieldType, req.Type)
+	term(fieldSubtype, req.Subtype)
+	term(fieldUnit, req.UnitID)
+	term(fieldStation, req.Station)
+	if !req.From.IsZero() || !req.To.IsZero() {
+		incl, excl := true, false
+		dr := bleve.NewDateRangeInclusiveQuery(req.From, req.To, &incl, &excl)
+		dr.SetField(fieldOpened)
+		must = append(must, dr)
+	}
+	if b := req.BBox; b != nil {
+		g := bleve.NewGeoBoundingBoxQuery(b.MinLon, b.MaxLat, b.MaxLon, b.MinLat)
+		g.SetField(fieldLocation)
+		must = append(must, g)
+	}
+	if n := req.Near; n != nil {
+		g := bleve.NewGeoDistanceQuery(n.Lon, n.Lat, strconv.FormatFloat(n.RadiusMeters, 'f', -1, 64)+"m")
+		g.SetField(fieldLocation)
+		must = append(must, g)
+	}
+	switch len(must) {
+	case 0:
+		return bleve.NewMatchAllQuery(), nil
+	case 1:
+		return must[0], nil
+	}
+	return bleve.NewConjunctionQuery(must...), nil
+}
+
+// keywordFields are matched exactly, case included.
+var keywordFields = map[string]bool{fieldDept: true, fieldType: true, fieldSubtype: true, fieldCategory: true,
+	fieldUnit: true, fieldUnitType: true, fieldStation: true, fieldShift: true, fieldZone: true, fieldFirstDue: true,
+	fieldCity: true, fieldNumber: true, fieldHour: true, fieldWeekday: true}
+
+// foldPatterns lower-cases wildcard, prefix, fuzzy and regexp terms aimed
+// at text fields. Those terms are not analyzed, and CAD users type in
+// upper case: CHEM* must find "chemicals" as indexed.
+func foldPatterns(q query.Query) query.Query {
+	text := func(field string) bool { return !keywordFields[field] }
+	switch q := q.(type) {
+	case *query.BooleanQuery:
+		for _, sub := range []query.Query{q.Must, q.Should, q.MustNot} {
+			if sub != nil {
+				foldPatterns(sub)
+			}
+		}
+	case *query.ConjunctionQuery:
+		for _, c := range q.Conjuncts {
+			foldPatterns(c)
+		}
+	case *query.DisjunctionQuery:
+		for _, d := range q.Disjuncts {
+			foldPatterns(d)
+		}
+	case *query.WildcardQuery:
+		if text(q.FieldVal) {
+			q.Wildcard = strings.ToLower(q.Wildcard)
+		}
+	case *query.PrefixQuery:
+		if text(q.FieldVal) {
+			q.Prefix = strings.ToLower(q.Prefix)
+		}
+	case *query.FuzzyQuery:
+		if text(q.FieldVal) {
+			q.Term = strings.ToLower(q.Term)
+		}
+	case *query.RegexpQuery:
+		if text(q.FieldVal) {
+			q.Regexp = strings.ToLower(q.Regexp)
+		}
+	}
+	return q
+}
+
+func cleanParseError(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "parse error: ")
+	return "is not valid query syntax: " + msg
+}
+
+// searchError classifies an error from bleve: errors about the request
+// are the client's (422), anything else is internal.
+func searchError(err error) error {
+	msg := err.Error()
+	for _, client := range []string{"search after", "invalid", "parse", "unknown field", "syntax"} {
+		if strings.Contains(strings.ToLower(msg), client) {
+			return &app.Error{Code: app.EINVALID, Message: "The search request is not valid: " + msg, Err: err}
+		}
+	}
+	return fmt.Errorf("search: %w", err)
+}
+
+func encodeCursor(sort []string) string {
+	b, _ := json.Marshal(sort) // []string always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string, n int) ([]string, error) {
+	bad := app.Invalid("The cursor is not valid; use the next value of a previous page with the same sort.",
+		app.FieldError{Pointer: "/cursor", Message: "is not a cursor this server issued for this sort"})
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, bad
+	}
+	var after []string
+	if err := json.Unmarshal(b, &after); err != nil || len(after) != n {
+		return nil, bad
+	}
+	return after, nil
+}

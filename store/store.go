@@ -1,0 +1,344 @@
+// Package store keeps incidents in a bbolt file. bbolt is the source of
+// truth: every write is committed (fsynced) before it returns.
+//
+// Buckets:
+//
+//	incidents    fd_id 0x00 number           -> incident without apparatus (zstd JSON) + rev, modified
+//	apparatus    incident 0x00 unit_id       -> one unit response (zstd JSON) + position
+//	revisions    incident 0x00 rev(8)        -> action, received, source, reverse merge patch
+//	summaries    fd_id 0x00 number           -> listing summary (JSON)
+//	idx_opened   opened(8) incident          -> empty
+//	idx_dept     fd_id 0x00 opened(8) number -> empty
+//	idx_unit     unit 0x00 opened(8) incident -> empty
+//	idx_station  station 0x00 opened(8) incident 0x00 unit -> empty
+//	changes      seq(8)                      -> incident key (for derived indexes to replay)
+//	meta         "schema"                    -> schema version
+package store
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"cadbox/app"
+	"cadbox/app/codec"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is the layout version written to the meta bucket.
+const schemaVersion = "1"
+
+var (
+	bucketIncidents  = []byte("incidents")
+	bucketApparatus  = []byte("apparatus")
+	bucketRevisions  = []byte("revisions")
+	bucketSummaries  = []byte("summaries")
+	bucketOpened     = []byte("idx_opened")
+	bucketDept       = []byte("idx_dept")
+	bucketUnit       = []byte("idx_unit")
+	bucketStation    = []byte("idx_station")
+	bucketChanges    = []byte("changes")
+	bucketMeta       = []byte("meta")
+	allBuckets       = [][]byte{bucketIncidents, bucketApparatus, bucketRevisions, bucketSummaries, bucketOpened, bucketDept, bucketUnit, bucketStation, bucketChanges, bucketMeta}
+	keySchemaVersion = []byte("schema")
+)
+
+//go:embed zstd.dict
+var zstdDict []byte
+
+// DB is the incident store. It is safe for concurrent use.
+type DB struct {
+	db   *bolt.DB
+	zc   *compressor
+	now  func() time.Time
+	reqs chan commitReq
+	done chan struct{}
+	once sync.Once
+}
+
+var _ app.IncidentStore = (*DB)(nil)
+
+// Options tune Open.
+type Options struct {
+	// Now returns the current time (receive times of revisions). Defaults
+	// to time.Now.
+	Now func() time.Time
+	// NoSync skips fsync on commit. Only for benchmarks that measure
+	// everything else; never in production.
+	NoSync bool
+}
+
+// Open opens (creating if needed) the store at path. A second process
+// opening the same file fails after one second instead of waiting.
+func Open(path string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType, NoSync: opts.NoSync})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another cadbox process holds it: %w", path, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := bdb.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get(keySchemaVersion); {
+		case v == nil:
+			return meta.Put(keySchemaVersion, []byte(schemaVersion))
+		case string(v) != schemaVersion:
+			return fmt.Errorf("store schema version %q, this cadbox reads %q", v, schemaVersion)
+		}
+		return nil
+	}); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	zc, err := newCompressor(zstdDict)
+	if err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	s := &DB{db: bdb, zc: zc, now: time.Now, reqs: make(chan commitReq), done: make(chan struct{})}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
+	go s.committer()
+	return s, nil
+}
+
+// Close waits for queued writes, then closes the file.
+func (s *DB) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.reqs)
+		<-s.done
+		s.zc.close()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Path returns the file's path.
+func (s *DB) Path() string { return s.db.Path() }
+
+// Ping checks that the store can serve a read.
+func (s *DB) Ping(ctx context.Context) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketIncidents) == nil {
+			return errors.New("incidents bucket missing")
+		}
+		return nil
+	})
+}
+
+// Size returns the size of the store file in bytes.
+func (s *DB) Size() (int64, error) {
+	var size int64
+	err := s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, err
+}
+
+// Check runs bbolt's consistency check and returns every problem found.
+func (s *DB) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func (s *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.db.View(fn); err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// commitReq is one write waiting for the committer.
+type commitReq struct {
+	fn   func(*bolt.Tx) error
+	errc chan error
+}
+
+// maxGroup bounds how many queued writes share one transaction.
+const maxGroup = 256
+
+// committer runs writes. Writes that queue up while a commit (and its
+// fsync) is under way share the next transaction, so concurrent clients
+// cost one fsync per group rather than one each, with no added delay for
+// a lone writer. A write's fn must be safe to run twice: when one fn of a
+// group fails, the others are retried one by one.
+func (s *DB) committer() {
+	defer close(s.done)
+	for req := range s.reqs {
+		group := []commitReq{req}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		var failed *commitReq
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i := range group {
+				if err := group[i].fn(tx); err != nil {
+					failed = &group[i]
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || len(group) == 1 || failed == nil {
+			for _, r := range group {
+				r.errc <- err
+			}
+			continue
+		}
+		for _, r := range group {
+			r.errc <- s.db.Update(r.fn)
+		}
+	}
+}
+
+// update runs fn in a write transaction and returns once it is committed.
+func (s *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := commitReq{fn: fn, errc: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Wait even if ctx ends now: the write may already be committing, and
+	// the caller must learn whether it was.
+	if err := <-req.errc; err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// storeError classifies a bbolt or file-system error.
+func storeError(err error) error {
+	var ae *app.Error
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &app.Error{Code: app.EFULL, Message: "The data volume is full; the write was not stored.", Err: err}
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		return &app.Error{Code: app.EUNAVAILABLE, Message: "The store is closed.", Err: err}
+	case errors.Is(err, errCorrupt):
+		return fmt.Errorf("store: %w", err)
+	}
+	return fmt.Errorf("store: %w", err)
+}
+
+// stored is an incident read back inside a transaction.
+type stored struct {
+	key  []byte
+	inc  *app.Incident
+	rec  incidentRecord
+	json []byte // canonical JSON of inc (with apparatus)
+}
+
+// load reads an incident, or returns nil if there is none.
+func (s *DB) load(tx *bolt.Tx, key []byte) (*stored, error) {
+	v := tx.Bucket(bucketIncidents).Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	rec, err := decodeIncidentRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("incident %q: %w", key, err)
+	}
+	js, err := s.zc.decompress(rec.doc)
+	if err != nil {
+		return nil, fmt.Errorf("incident %q: %w", key, err)
+	}
+	inc := new(app.Incident)
+	if err := codec.Unmarshal(js, inc); err != nil {
+		return nil, fmt.Errorf("incident %q: %w", key, err)
+	}
+	units, err := s.loadApparatus(tx, key)
+	if err != nil {
+		return nil, err
+	}
+	inc.Apparatus = units
+	whole, err := codec.Marshal(inc)
+	if err != nil {
+		return nil, err
+	}
+	return &stored{key: key, inc: inc, rec: rec, json: whole}, nil
+}
+
+func (s *DB) loadApparatus(tx *bolt.Tx, key []byte) ([]*app.Apparatus, error) {
+	prefix := childPrefix(key)
+	type posUnit struct {
+		pos int
+		u   *app.Apparatus
+	}
+	var units []posUnit
+	c := tx.Bucket(bucketApparatus).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rec, err := decodeApparatusRecord(v)
+		if err != nil {
+			return nil, fmt.Errorf("apparatus %q: %w", k, err)
+		}
+		js, err := s.zc.decompress(rec.doc)
+		if err != nil {
+			return nil, fmt.Errorf("apparatus %q: %w", k, err)
+		}
+		u := new(app.Apparatus)
+		if err := codec.Unmarshal(js, u); err != nil {
+			return nil, fmt.Errorf("apparatus %q: %w", k, err)
+		}
+		units = append(units, posUnit{rec.pos, u})
+	}
+	if len(units) == 0 {
+		return nil, nil
+	}
+	// Positions are 0..n-1; should they not be, key order is used.
+	out := make([]*app.Apparatus, len(units))
+	for _, pu := range units {
+		if pu.pos >= len(out) || out[pu.pos] != nil {
+			for i, pu := range units {
+				out[i] = pu.u
+			}
+			return out, nil
+		}
+		out[pu.pos] = pu.u
+	}
+	return out, nil
+}
+
+func notFound(id app.IncidentID) error {
+	return app.Errorf(app.ENOTFOUND, "Incident %s of department %s was not found.", id.Number, id.Department)
+}

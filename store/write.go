@@ -1,0 +1,366 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"cadbox/app"
+	"cadbox/app/codec"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Upsert creates or merges each incident in one transaction. The
+// incidents must be validated. It returns after the transaction is
+// committed. A document that fails inside the transaction fails the whole
+// call (the store has no per-document failure other than I/O), so
+// opts.Atomic needs nothing more here.
+func (s *DB) Upsert(ctx context.Context, docs []*app.Incident, opts app.WriteOptions) ([]app.WriteResult, error) {
+	// Encode what a new incident needs before taking the write lock: the
+	// committer is a single goroutine, and decoding and compression
+	// parallelize across request goroutines.
+	pre := make([]*prepared, len(docs))
+	for i, d := range docs {
+		p, err := s.prepare(d)
+		if err != nil {
+			return nil, err
+		}
+		pre[i] = p
+	}
+	results := make([]app.WriteResult, len(docs))
+	now := s.now().UTC()
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		for i, p := range pre {
+			r, err := s.upsertTx(tx, p, now, opts)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Replace stores doc as the whole new version of its incident.
+func (s *DB) Replace(ctx context.Context, doc *app.Incident, opts app.WriteOptions) (app.WriteResult, error) {
+	p, err := s.prepare(doc)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	var res app.WriteResult
+	now := s.now().UTC()
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := s.load(tx, p.key)
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(old, p.id, opts.IfMatch); err != nil {
+			return err
+		}
+		if old == nil {
+			res, err = s.create(tx, p, now, opts.Source)
+			return err
+		}
+		res, err = s.change(tx, old, p.inc, p.json, actReplaced, now, opts.Source)
+		return err
+	})
+	return res, err
+}
+
+// Delete removes an incident; the revision keeps the deleted document.
+func (s *DB) Delete(ctx context.Context, id app.IncidentID, opts app.WriteOptions) (app.WriteResult, error) {
+	key := incidentKey(id)
+	var res app.WriteResult
+	now := s.now().UTC()
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := s.load(tx, key)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			return notFound(id)
+		}
+		if err := checkIfMatch(old, id, opts.IfMatch); err != nil {
+			return err
+		}
+		oldJSON, err := codec.Marshal(old.inc)
+		if err != nil {
+			return err
+		}
+		rev := old.rec.rev + 1
+		if err := s.removeTx(tx, old); err != nil {
+			return err
+		}
+		rr := revisionRecord{action: actDeleted, received: now, source: opts.Source, patch: s.zc.compress(nil, oldJSON)}
+		if err := tx.Bucket(bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
+			return err
+		}
+		seq, err := logChange(tx, key)
+		if err != nil {
+			return err
+		}
+		res = app.WriteResult{ID: id, Status: app.StatusDeleted, Revision: rev, Modified: now, Seq: seq}
+		return nil
+	})
+	return res, err
+}
+
+func checkIfMatch(old *stored, id app.IncidentID, ifMatch string) error {
+	switch {
+	case ifMatch == "":
+		return nil
+	case old == nil:
+		return app.Errorf(app.EPRECONDITION, "If-Match was given but incident %s of department %s does not exist.", id.Number, id.Department)
+	case ifMatch == "*":
+		return nil
+	case !etagListHas(ifMatch, app.ETag(old.rec.rev)):
+		return app.Errorf(app.EPRECONDITION, "The incident has changed: its current ETag is %s, not %s.", app.ETag(old.rec.rev), ifMatch)
+	}
+	return nil
+}
+
+// etagListHas reports whether an If-Match list holds etag (weak
+// validators never match: If-Match uses strong comparison).
+func etagListHas(list, etag string) bool {
+	for _, f := range bytes.Split([]byte(list), []byte(",")) {
+		if string(bytes.TrimSpace(f)) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// prepared is an incoming incident encoded for a create.
+type prepared struct {
+	id    app.IncidentID
+	key   []byte
+	inc   *app.Incident
+	json  []byte   // canonical JSON, whole document
+	head  []byte   // compressed JSON without apparatus
+	units [][]byte // compressed JSON of each apparatus
+}
+
+func (s *DB) prepare(inc *app.Incident) (*prepared, error) {
+	id := inc.ID()
+	if !app.ValidID(id.Department) || !app.ValidID(id.Number) {
+		return nil, app.Errorf(app.EINVALID, "The incident has no valid fd_id and incident_number.")
+	}
+	p := &prepared{id: id, key: incidentKey(id), inc: inc}
+	var err error
+	if p.json, err = codec.Marshal(inc); err != nil {
+		return nil, err
+	}
+	if p.head, p.units, err = s.encodeParts(inc); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *DB) encodeParts(inc *app.Incident) ([]byte, [][]byte, error) {
+	head := *inc
+	head.Apparatus = nil
+	hj, err := codec.Marshal(&head)
+	if err != nil {
+		return nil, nil, err
+	}
+	units := make([][]byte, len(inc.Apparatus))
+	for i, u := range inc.Apparatus {
+		uj, err := codec.Marshal(u)
+		if err != nil {
+			return nil, nil, err
+		}
+		units[i] = s.zc.compress(nil, uj)
+	}
+	return s.zc.compress(nil, hj), units, nil
+}
+
+func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOptions) (app.WriteResult, error) {
+	old, err := s.load(tx, p.key)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	if err := checkIfMatch(old, p.id, opts.IfMatch); err != nil {
+		return app.WriteResult{}, err
+	}
+	if old == nil {
+		return s.create(tx, p, now, opts.Source)
+	}
+	// Merge into a fresh copy of the stored document: old.inc must stay
+	// as it was to compute the reverse patch and the stale index entries.
+	var merged app.Incident
+	if err := codec.Unmarshal(old.json, &merged); err != nil {
+		return app.WriteResult{}, err
+	}
+	var upd app.Incident
+	if err := codec.Unmarshal(p.json, &upd); err != nil {
+		return app.WriteResult{}, err
+	}
+	app.Merge(&merged, &upd)
+	mj, err := codec.Marshal(&merged)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	return s.change(tx, old, &merged, mj, actUpdated, now, opts.Source)
+}
+
+// create stores a new incident (or one that was deleted before).
+func (s *DB) create(tx *bolt.Tx, p *prepared, now time.Time, source string) (app.WriteResult, error) {
+	rev := lastRevision(tx, p.key) + 1
+	if err := s.putTx(tx, p.key, p.inc, p.head, p.units, rev, now); err != nil {
+		return app.WriteResult{}, err
+	}
+	rr := revisionRecord{action: actCreated, received: now, source: source}
+	if err := tx.Bucket(bucketRevisions).Put(revisionKey(p.key, rev), rr.encode()); err != nil {
+		return app.WriteResult{}, err
+	}
+	seq, err := logChange(tx, p.key)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	return app.WriteResult{ID: p.id, Status: app.StatusCreated, Revision: rev, Modified: now, Seq: seq}, nil
+}
+
+// change stores a new version of an existing incident, unless it equals
+// the stored one.
+func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte, action byte, now time.Time, source string) (app.WriteResult, error) {
+	id := old.inc.ID()
+	if bytes.Equal(incJSON, old.json) {
+		return app.WriteResult{ID: id, Status: app.StatusUnchanged, Revision: old.rec.rev, Modified: old.rec.modified}, nil
+	}
+	newTree, err := app.PatchTree(incJSON)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	oldTree, err := app.PatchTree(old.json)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	patch, err := app.PatchJSON(app.Diff(newTree, oldTree))
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	head, units, err := s.encodeParts(inc)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	if err := s.removeTx(tx, old); err != nil {
+		return app.WriteResult{}, err
+	}
+	rev := old.rec.rev + 1
+	key := incidentKey(inc.ID())
+	if err := s.putTx(tx, key, inc, head, units, rev, now); err != nil {
+		return app.WriteResult{}, err
+	}
+	rr := revisionRecord{action: action, received: now, source: source, patch: s.zc.compress(nil, patch)}
+	if err := tx.Bucket(bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
+		return app.WriteResult{}, err
+	}
+	seq, err := logChange(tx, key)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	return app.WriteResult{ID: id, Status: app.StatusUpdated, Revision: rev, Modified: now, Seq: seq}, nil
+}
+
+// putTx writes an incident's records and index entries.
+func (s *DB) putTx(tx *bolt.Tx, key []byte, inc *app.Incident, head []byte, units [][]byte, rev uint64, now time.Time) error {
+	rec := incidentRecord{rev: rev, modified: now, doc: head}
+	if err := tx.Bucket(bucketIncidents).Put(key, rec.encode()); err != nil {
+		return fmt.Errorf("put incident: %w", err)
+	}
+	ab := tx.Bucket(bucketApparatus)
+	for i, u := range inc.Apparatus {
+		if err := ab.Put(apparatusKey(key, app.Val(u.UnitID)), apparatusRecord{pos: i, doc: units[i]}.encode()); err != nil {
+			return fmt.Errorf("put apparatus: %w", err)
+		}
+	}
+	sum, err := codec.Marshal(inc.Summary())
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketSummaries).Put(key, sum); err != nil {
+		return fmt.Errorf("put summary: %w", err)
+	}
+	for _, e := range indexEntries(key, inc) {
+		if err := tx.Bucket(e.bucket).Put(e.key, []byte{}); err != nil {
+			return fmt.Errorf("put index %s: %w", e.bucket, err)
+		}
+	}
+	return nil
+}
+
+// removeTx deletes an incident's records and index entries (not its
+// revisions).
+func (s *DB) removeTx(tx *bolt.Tx, old *stored) error {
+	if err := tx.Bucket(bucketIncidents).Delete(old.key); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketSummaries).Delete(old.key); err != nil {
+		return err
+	}
+	ab := tx.Bucket(bucketApparatus)
+	for _, u := range old.inc.Apparatus {
+		if err := ab.Delete(apparatusKey(old.key, app.Val(u.UnitID))); err != nil {
+			return err
+		}
+	}
+	for _, e := range indexEntries(old.key, old.inc) {
+		if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type indexEntry struct {
+	bucket, key []byte
+}
+
+func indexEntries(key []byte, inc *app.Incident) []indexEntry {
+	opened := inc.Opened()
+	id := inc.ID()
+	out := make([]indexEntry, 0, 2+2*len(inc.Apparatus))
+	out = append(out,
+		indexEntry{bucketOpened, openedKey(opened, key)},
+		indexEntry{bucketDept, prefixedTimeKey(id.Department, opened, []byte(id.Number))})
+	for _, u := range inc.Apparatus {
+		unit := app.Val(u.UnitID)
+		out = append(out, indexEntry{bucketUnit, prefixedTimeKey(unit, opened, key)})
+		if st := app.Val(u.Station); indexable(st) {
+			out = append(out, indexEntry{bucketStation, prefixedTimeKey(st, opened, key, []byte(unit))})
+		}
+	}
+	return out
+}
+
+// lastRevision returns the newest revision number of an incident, 0 if
+// it never existed.
+func lastRevision(tx *bolt.Tx, key []byte) uint64 {
+	prefix := childPrefix(key)
+	c := tx.Bucket(bucketRevisions).Cursor()
+	k, _ := c.Seek(revisionKey(key, ^uint64(0)))
+	if k == nil || !bytes.Equal(k, revisionKey(key, ^uint64(0))) {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+		return 0
+	}
+	return beUint64(k[len(prefix):])
+}
+
+// logChange appends the incident to the change log with the next sequence
+// number, in the same transaction as the change itself, and returns it.
+func logChange(tx *bolt.Tx, key []byte) (uint64, error) {
+	b := tx.Bucket(bucketChanges)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	return seq, b.Put(seqKey(seq), key)
+}
