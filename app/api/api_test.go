@@ -286,7 +286,6 @@ func TestSpecCoversRoutes(t *testing.T) {
 	}
 }
 
-
 func newSearchServer(tb testing.TB) http.Handler {
 	tb.Helper()
 	dir := tb.TempDir()
