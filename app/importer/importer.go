@@ -754,7 +754,7 @@ func (r *run) post(body []byte) (*reply, error) {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-make(chan int):
+		case <-r.ctx.Done():
 			t.Stop()
 			return nil, context.Cause(r.ctx)
 		}
