@@ -41,9 +41,9 @@ fmt:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 1 ./store/ ./app/api/ ./app/codec/ | tee bench.out
 
-## dict: retrain the zstd dictionary the store compresses records with
+## dict: retrain the dictionary the store compresses records with (only with a new record format)
 dict:
-	$(GO) run ./store/internal/mkdict -o store/zstd.dict
+	$(GO) run ./store/internal/mkdict -o store/records.dict
 
 clean:
 	rm -rf bin bench.out

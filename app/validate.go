@@ -37,6 +37,19 @@ const idRule = "must be 1-64 characters (letters, digits, and . _ : # -) startin
 // unit_id. Types and timestamp formats are checked while decoding. It
 // returns an EINVALID *Error that lists every problem by JSON pointer.
 func (inc *Incident) Validate() error {
+	return inc.ValidateWith(KnownZone)
+}
+
+// KnownZone reports whether name is an IANA time zone this program knows.
+func KnownZone(name string) bool {
+	_, err := time.LoadLocation(name)
+	return err == nil && name != ""
+}
+
+// ValidateWith is Validate with a time-zone check of the caller's (one
+// that caches, for bulk decoding: loading a zone costs more than decoding
+// the rest of an incident).
+func (inc *Incident) ValidateWith(knownZone func(string) bool) error {
 	var v validator
 	if fd := inc.FireDepartment; fd == nil || fd.FDID == nil {
 		v.add("/fire_department/fd_id", "is required")
@@ -44,7 +57,7 @@ func (inc *Incident) Validate() error {
 		v.id("/fire_department/fd_id", *fd.FDID)
 	}
 	if fd := inc.FireDepartment; fd != nil && fd.Timezone != nil {
-		if _, err := time.LoadLocation(*fd.Timezone); err != nil || *fd.Timezone == "" {
+		if !knownZone(*fd.Timezone) {
 			v.add("/fire_department/timezone", "must be an IANA time zone name such as US/Eastern or America/New_York")
 		}
 	}

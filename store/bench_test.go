@@ -80,9 +80,10 @@ func BenchmarkDecodeStdlib(b *testing.B) {
 func BenchmarkDecodeCodec(b *testing.B) {
 	docs := generated(benchDocs())
 	b.SetBytes(rawBytes(docs))
+	dec := codec.NewDecoder()
 	for b.Loop() {
 		for _, d := range docs {
-			if _, err := codec.DecodeIncident(d); err != nil {
+			if _, err := dec.Decode(d); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -156,6 +157,7 @@ func BenchmarkIngest(b *testing.B) {
 // HTTP bulk path does.
 func ingest(tb testing.TB, db *store.DB, docs [][]byte) {
 	const batch = 1000
+	dec := codec.NewDecoder()
 	ch := make(chan []*app.Incident, 1)
 	go func() {
 		defer close(ch)
@@ -169,7 +171,7 @@ func ingest(tb testing.TB, db *store.DB, docs [][]byte) {
 				go func() {
 					defer wg.Done()
 					for j := k; j < len(part); j += w {
-						inc, err := codec.DecodeIncident(part[j])
+						inc, err := dec.Decode(part[j])
 						if err != nil {
 							panic(err)
 						}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"cadbox/app"
@@ -160,13 +161,9 @@ func (s *DB) Incidents(ctx context.Context, f app.IncidentFilter) (app.IncidentP
 		}
 		sums := tx.Bucket(bucketSummaries)
 		return scanDesc(tx.Bucket(bucket), prefix, f, after, func(k []byte) (bool, error) {
-			v := sums.Get(incKey(k))
-			if v == nil {
-				return false, fmt.Errorf("index %s entry %q has no summary", bucket, k)
-			}
-			var sum app.IncidentSummary
-			if err := codec.Unmarshal(v, &sum); err != nil {
-				return false, err
+			sum, err := s.summary(sums, incKey(k))
+			if err != nil {
+				return false, fmt.Errorf("index %s entry %q: %w", bucket, k, err)
 			}
 			if !sum.Matches(f) {
 				return false, nil
@@ -192,12 +189,11 @@ func (s *DB) Summaries(ctx context.Context, ids []app.IncidentID) ([]app.Inciden
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSummaries)
 		for _, id := range ids {
-			v := b.Get(incidentKey(id))
-			if v == nil {
+			if b.Get(incidentKey(id)) == nil {
 				continue
 			}
-			var sum app.IncidentSummary
-			if err := codec.Unmarshal(v, &sum); err != nil {
+			sum, err := s.summary(b, incidentKey(id))
+			if err != nil {
 				return fmt.Errorf("summary of %s: %w", id, err)
 			}
 			out = append(out, sum)
@@ -205,6 +201,20 @@ func (s *DB) Summaries(ctx context.Context, ids []app.IncidentID) ([]app.Inciden
 		return nil
 	})
 	return out, err
+}
+
+func (s *DB) summary(b *bolt.Bucket, key []byte) (app.IncidentSummary, error) {
+	var sum app.IncidentSummary
+	v := b.Get(key)
+	if v == nil {
+		return sum, errors.New("no summary")
+	}
+	js, err := s.zc.decompress(v)
+	if err != nil {
+		return sum, err
+	}
+	err = codec.Unmarshal(js, &sum)
+	return sum, err
 }
 
 // hasMore reports whether a listing continues after cursor, so that the

@@ -6,56 +6,47 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/s2"
 )
 
 // Record formats. Each stored value starts with its format byte so the
 // encoding can change without rewriting old data.
 const (
-	formatV1 = 1 // header fields, then a zstd frame of compact JSON
+	formatV1 = 1 // header fields, then S2-compressed (with records.dict) compact JSON
 )
 
 var errCorrupt = errors.New("corrupt record")
 
-// compressor compresses stored JSON with zstd. Documents are small and
-// share most of their member names, so a dictionary trained on incident
-// JSON (zstd.dict, embedded) makes each record several times smaller than
-// plain zstd would.
+// compressor compresses stored JSON with S2 (a Snappy-compatible LZ77)
+// and a dictionary trained on incident records (records.dict, embedded).
+// Records are small and share most of their member names and values, so
+// the dictionary makes each a third of its size, at a few microseconds a
+// record; zstd with the same dictionary saves a further ~6% but costs
+// about twenty times the CPU per record (measured in store/record.go's
+// history: 4 µs vs 78 µs), and compression is on the single commit path.
 type compressor struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	dict *s2.Dict
 }
 
 func newCompressor(dict []byte) (*compressor, error) {
-	eopts := []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true)}
-	dopts := []zstd.DOption{zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256 << 20)}
-	if len(dict) > 0 {
-		eopts = append(eopts, zstd.WithEncoderDict(dict))
-		dopts = append(dopts, zstd.WithDecoderDicts(dict))
+	d := s2.NewDict(dict)
+	if d == nil {
+		return nil, errors.New("records.dict is not a valid S2 dictionary")
 	}
-	enc, err := zstd.NewWriter(nil, eopts...)
-	if err != nil {
-		return nil, fmt.Errorf("zstd encoder: %w", err)
-	}
-	dec, err := zstd.NewReader(nil, dopts...)
-	if err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
-	}
-	return &compressor{enc: enc, dec: dec}, nil
+	return &compressor{dict: d}, nil
 }
 
-func (c *compressor) compress(dst, src []byte) []byte { return c.enc.EncodeAll(src, dst) }
+func (c *compressor) compress(dst, src []byte) []byte { return c.dict.Encode(dst, src) }
 
 func (c *compressor) decompress(src []byte) ([]byte, error) {
-	b, err := c.dec.DecodeAll(src, nil)
+	b, err := c.dict.Decode(nil, src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return b, nil
 }
 
-func (c *compressor) close() { c.dec.Close() }
+func (c *compressor) close() {}
 
 // incidentRecord is the value in the incidents bucket: the incident without
 // its apparatus (they live in the apparatus bucket), with version metadata.

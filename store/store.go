@@ -3,10 +3,10 @@
 //
 // Buckets:
 //
-//	incidents    fd_id 0x00 number           -> incident without apparatus (zstd JSON) + rev, modified
-//	apparatus    incident 0x00 unit_id       -> one unit response (zstd JSON) + position
+//	incidents    fd_id 0x00 number           -> incident without apparatus (compressed JSON) + rev, modified
+//	apparatus    incident 0x00 unit_id       -> one unit response (compressed JSON) + position
 //	revisions    incident 0x00 rev(8)        -> action, received, source, reverse merge patch
-//	summaries    fd_id 0x00 number           -> listing summary (JSON)
+//	summaries    fd_id 0x00 number           -> listing summary (compressed JSON)
 //	idx_opened   opened(8) incident          -> empty
 //	idx_dept     fd_id 0x00 opened(8) number -> empty
 //	idx_unit     unit 0x00 opened(8) incident -> empty
@@ -52,8 +52,12 @@ var (
 	keySchemaVersion = []byte("schema")
 )
 
-//go:embed zstd.dict
-var zstdDict []byte
+// recordsDict is the S2 dictionary records are compressed with; make dict
+// retrains it. Changing it makes existing records unreadable, so a new
+// dictionary needs a new record format byte (see record.go).
+//
+//go:embed records.dict
+var recordsDict []byte
 
 // DB is the incident store. It is safe for concurrent use.
 type DB struct {
@@ -108,7 +112,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	zc, err := newCompressor(zstdDict)
+	zc, err := newCompressor(recordsDict)
 	if err != nil {
 		bdb.Close()
 		return nil, err

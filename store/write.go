@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"cadbox/app"
@@ -21,17 +24,13 @@ func (s *DB) Upsert(ctx context.Context, docs []*app.Incident, opts app.WriteOpt
 	// Encode what a new incident needs before taking the write lock: the
 	// committer is a single goroutine, and decoding and compression
 	// parallelize across request goroutines.
-	pre := make([]*prepared, len(docs))
-	for i, d := range docs {
-		p, err := s.prepare(d)
-		if err != nil {
-			return nil, err
-		}
-		pre[i] = p
+	pre, err := s.prepareAll(docs)
+	if err != nil {
+		return nil, err
 	}
 	results := make([]app.WriteResult, len(docs))
 	now := s.now().UTC()
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		for i, p := range pre {
 			r, err := s.upsertTx(tx, p, now, opts)
 			if err != nil {
@@ -67,7 +66,11 @@ func (s *DB) Replace(ctx context.Context, doc *app.Incident, opts app.WriteOptio
 			res, err = s.create(tx, p, now, opts.Source)
 			return err
 		}
-		res, err = s.change(tx, old, p.inc, p.json, actReplaced, now, opts.Source)
+		pj, err := p.whole()
+		if err != nil {
+			return err
+		}
+		res, err = s.change(tx, old, p.inc, pj, actReplaced, now, opts.Source)
 		return err
 	})
 	return res, err
@@ -98,7 +101,7 @@ func (s *DB) Delete(ctx context.Context, id app.IncidentID, opts app.WriteOption
 			return err
 		}
 		rr := revisionRecord{action: actDeleted, received: now, source: opts.Source, patch: s.zc.compress(nil, oldJSON)}
-		if err := tx.Bucket(bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
+		if err := bucket(tx, bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
 			return err
 		}
 		seq, err := logChange(tx, key)
@@ -138,12 +141,50 @@ func etagListHas(list, etag string) bool {
 
 // prepared is an incoming incident encoded for a create.
 type prepared struct {
-	id    app.IncidentID
-	key   []byte
-	inc   *app.Incident
-	json  []byte   // canonical JSON, whole document
-	head  []byte   // compressed JSON without apparatus
-	units [][]byte // compressed JSON of each apparatus
+	id      app.IncidentID
+	key     []byte
+	inc     *app.Incident
+	json    []byte   // canonical JSON, whole document (lazy: whole)
+	head    []byte   // compressed JSON without apparatus
+	units   [][]byte // compressed JSON of each apparatus
+	summary []byte   // compressed JSON summary
+}
+
+// prepareAll encodes documents on every core.
+func (s *DB) prepareAll(docs []*app.Incident) ([]*prepared, error) {
+	pre := make([]*prepared, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), (len(docs)+31)/32)
+	if workers <= 1 {
+		for i, d := range docs {
+			p, err := s.prepare(d)
+			if err != nil {
+				return nil, err
+			}
+			pre[i] = p
+		}
+		return pre, nil
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += workers {
+				p, err := s.prepare(docs[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				pre[i] = p
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return pre, nil
 }
 
 func (s *DB) prepare(inc *app.Incident) (*prepared, error) {
@@ -153,31 +194,47 @@ func (s *DB) prepare(inc *app.Incident) (*prepared, error) {
 	}
 	p := &prepared{id: id, key: incidentKey(id), inc: inc}
 	var err error
-	if p.json, err = codec.Marshal(inc); err != nil {
-		return nil, err
-	}
-	if p.head, p.units, err = s.encodeParts(inc); err != nil {
+	if p.head, p.units, p.summary, err = s.encodeParts(inc); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (s *DB) encodeParts(inc *app.Incident) ([]byte, [][]byte, error) {
-	head := *inc
-	head.Apparatus = nil
-	hj, err := codec.Marshal(&head)
-	if err != nil {
-		return nil, nil, err
+// whole returns the canonical JSON of the whole incoming document (only
+// an update or replace needs it).
+func (p *prepared) whole() ([]byte, error) {
+	if p.json == nil {
+		b, err := codec.Marshal(p.inc)
+		if err != nil {
+			return nil, err
+		}
+		p.json = b
 	}
-	units := make([][]byte, len(inc.Apparatus))
+	return p.json, nil
+}
+
+// encodeParts encodes the records of an incident: the incident without
+// its apparatus, each apparatus, and the listing summary.
+func (s *DB) encodeParts(inc *app.Incident) (head []byte, units [][]byte, summary []byte, err error) {
+	h := *inc
+	h.Apparatus = nil
+	hj, err := codec.Marshal(&h)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	units = make([][]byte, len(inc.Apparatus))
 	for i, u := range inc.Apparatus {
 		uj, err := codec.Marshal(u)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		units[i] = s.zc.compress(nil, uj)
 	}
-	return s.zc.compress(nil, hj), units, nil
+	sj, err := codec.Marshal(inc.Summary())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s.zc.compress(nil, hj), units, s.zc.compress(nil, sj), nil
 }
 
 func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOptions) (app.WriteResult, error) {
@@ -197,8 +254,12 @@ func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOpt
 	if err := codec.Unmarshal(old.json, &merged); err != nil {
 		return app.WriteResult{}, err
 	}
+	pj, err := p.whole()
+	if err != nil {
+		return app.WriteResult{}, err
+	}
 	var upd app.Incident
-	if err := codec.Unmarshal(p.json, &upd); err != nil {
+	if err := codec.Unmarshal(pj, &upd); err != nil {
 		return app.WriteResult{}, err
 	}
 	app.Merge(&merged, &upd)
@@ -212,11 +273,11 @@ func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOpt
 // create stores a new incident (or one that was deleted before).
 func (s *DB) create(tx *bolt.Tx, p *prepared, now time.Time, source string) (app.WriteResult, error) {
 	rev := lastRevision(tx, p.key) + 1
-	if err := s.putTx(tx, p.key, p.inc, p.head, p.units, rev, now); err != nil {
+	if err := s.putTx(tx, p.key, p.inc, p.head, p.units, p.summary, rev, now); err != nil {
 		return app.WriteResult{}, err
 	}
 	rr := revisionRecord{action: actCreated, received: now, source: source}
-	if err := tx.Bucket(bucketRevisions).Put(revisionKey(p.key, rev), rr.encode()); err != nil {
+	if err := bucket(tx, bucketRevisions).Put(revisionKey(p.key, rev), rr.encode()); err != nil {
 		return app.WriteResult{}, err
 	}
 	seq, err := logChange(tx, p.key)
@@ -245,7 +306,7 @@ func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte,
 	if err != nil {
 		return app.WriteResult{}, err
 	}
-	head, units, err := s.encodeParts(inc)
+	head, units, summary, err := s.encodeParts(inc)
 	if err != nil {
 		return app.WriteResult{}, err
 	}
@@ -254,11 +315,11 @@ func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte,
 	}
 	rev := old.rec.rev + 1
 	key := incidentKey(inc.ID())
-	if err := s.putTx(tx, key, inc, head, units, rev, now); err != nil {
+	if err := s.putTx(tx, key, inc, head, units, summary, rev, now); err != nil {
 		return app.WriteResult{}, err
 	}
 	rr := revisionRecord{action: action, received: now, source: source, patch: s.zc.compress(nil, patch)}
-	if err := tx.Bucket(bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
+	if err := bucket(tx, bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
 		return app.WriteResult{}, err
 	}
 	seq, err := logChange(tx, key)
@@ -269,26 +330,22 @@ func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte,
 }
 
 // putTx writes an incident's records and index entries.
-func (s *DB) putTx(tx *bolt.Tx, key []byte, inc *app.Incident, head []byte, units [][]byte, rev uint64, now time.Time) error {
+func (s *DB) putTx(tx *bolt.Tx, key []byte, inc *app.Incident, head []byte, units [][]byte, summary []byte, rev uint64, now time.Time) error {
 	rec := incidentRecord{rev: rev, modified: now, doc: head}
-	if err := tx.Bucket(bucketIncidents).Put(key, rec.encode()); err != nil {
+	if err := bucket(tx, bucketIncidents).Put(key, rec.encode()); err != nil {
 		return fmt.Errorf("put incident: %w", err)
 	}
-	ab := tx.Bucket(bucketApparatus)
+	ab := bucket(tx, bucketApparatus)
 	for i, u := range inc.Apparatus {
 		if err := ab.Put(apparatusKey(key, app.Val(u.UnitID)), apparatusRecord{pos: i, doc: units[i]}.encode()); err != nil {
 			return fmt.Errorf("put apparatus: %w", err)
 		}
 	}
-	sum, err := codec.Marshal(inc.Summary())
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketSummaries).Put(key, sum); err != nil {
+	if err := bucket(tx, bucketSummaries).Put(key, summary); err != nil {
 		return fmt.Errorf("put summary: %w", err)
 	}
 	for _, e := range indexEntries(key, inc) {
-		if err := tx.Bucket(e.bucket).Put(e.key, []byte{}); err != nil {
+		if err := bucket(tx, e.bucket).Put(e.key, []byte{}); err != nil {
 			return fmt.Errorf("put index %s: %w", e.bucket, err)
 		}
 	}
@@ -339,6 +396,21 @@ func indexEntries(key []byte, inc *app.Incident) []indexEntry {
 	return out
 }
 
+// fillPercent is how full bbolt packs a page when it splits one. Its
+// default (0.5) leaves half of every page empty; most of cadbox's keys
+// arrive in time order (change log, time indexes, new incidents from one
+// CAD system), where nearly full pages are right, and random inserts
+// still leave 10% of each page for growth.
+const fillPercent = 0.9
+
+// bucket returns a bucket of a write transaction, with cadbox's fill
+// percent (bbolt does not persist it).
+func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = fillPercent
+	return b
+}
+
 // lastRevision returns the newest revision number of an incident, 0 if
 // it never existed.
 func lastRevision(tx *bolt.Tx, key []byte) uint64 {
@@ -357,7 +429,7 @@ func lastRevision(tx *bolt.Tx, key []byte) uint64 {
 // logChange appends the incident to the change log with the next sequence
 // number, in the same transaction as the change itself, and returns it.
 func logChange(tx *bolt.Tx, key []byte) (uint64, error) {
-	b := tx.Bucket(bucketChanges)
+	b := bucket(tx, bucketChanges)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return 0, err

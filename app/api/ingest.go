@@ -147,7 +147,7 @@ func unsupported(mt, want string) error {
 }
 
 func (s *Server) decodeOne(b []byte) (*app.Incident, error) {
-	return codec.DecodeIncident(b)
+	return s.dec.Decode(b)
 }
 
 func (s *Server) handleIngest(c echo.Context) error {
@@ -399,7 +399,7 @@ func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emi
 		var batch []record
 		flush := func() {
 			if len(batch) > 0 {
-				decodeAll(batch)
+				s.decodeAll(batch)
 				batches <- batch
 				batch = nil
 			}
@@ -500,7 +500,7 @@ func (s *Server) bulkFailed(c echo.Context, out BulkResponse, detail string) err
 }
 
 // decodeAll decodes and validates a batch on all cores.
-func decodeAll(batch []record) {
+func (s *Server) decodeAll(batch []record) {
 	workers := min(runtime.GOMAXPROCS(0), len(batch))
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -510,7 +510,7 @@ func decodeAll(batch []record) {
 			for i := w; i < len(batch); i += workers {
 				r := &batch[i]
 				if r.err == nil {
-					r.inc, r.err = codec.DecodeIncident(r.data)
+					r.inc, r.err = s.dec.Decode(r.data)
 				}
 			}
 		}()

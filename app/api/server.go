@@ -45,6 +45,7 @@ type Server struct {
 	spec     []byte
 	routes   []route
 	decoders decoders
+	dec      *codec.Decoder
 }
 
 type namedCheck struct {
@@ -80,7 +81,7 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
 	}
-	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg}
+	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg, dec: codec.NewDecoder()}
 	s.ready = append(s.ready, namedCheck{"store", store.Ping})
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true

@@ -11,6 +11,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	"cadbox/app"
 
@@ -29,12 +30,41 @@ var strict = json.JoinOptions(
 // validates it. Errors are *app.Error: EMALFORMED for text that is not
 // JSON, EINVALID (with JSON pointers) for JSON that is not a valid incident.
 func DecodeIncident(data []byte) (*app.Incident, error) {
+	return decode(data, app.KnownZone)
+}
+
+// Decoder decodes many incidents; it remembers which time zones it has
+// checked. It is safe for concurrent use.
+type Decoder struct {
+	zones sync.Map // zone name -> bool
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder { return &Decoder{} }
+
+// Decode is DecodeIncident with the decoder's time-zone cache.
+func (d *Decoder) Decode(data []byte) (*app.Incident, error) {
+	return decode(data, d.knownZone)
+}
+
+func (d *Decoder) knownZone(name string) bool {
+	if v, ok := d.zones.Load(name); ok {
+		return v.(bool)
+	}
+	ok := app.KnownZone(name)
+	if ok { // known zones are a few hundred; unknown names are not kept
+		d.zones.Store(name, true)
+	}
+	return ok
+}
+
+func decode(data []byte, knownZone func(string) bool) (*app.Incident, error) {
 	var inc app.Incident
 	if err := json.Unmarshal(data, &inc, strict); err != nil {
 		return nil, Error(err)
 	}
 	inc.Normalize()
-	if err := inc.Validate(); err != nil {
+	if err := inc.ValidateWith(knownZone); err != nil {
 		return nil, err
 	}
 	return &inc, nil

@@ -1,9 +1,9 @@
-// Command mkdict trains the zstd dictionary that the store compresses its
+// Command mkdict trains the S2 dictionary that the store compresses its
 // records with, from generated incidents split the way the store splits
-// them (the incident without its apparatus, and each apparatus). Run it
-// with `make dict` after the record layout or the document shape changes;
-// the store reads any older dictionary's records as long as the old
-// dictionary is kept (zstd frames name their dictionary).
+// them (the incident without its apparatus, each apparatus, and the
+// listing summary). Run it with `make dict` only together with a new record
+// format: records written with one dictionary need that dictionary to be
+// read.
 package main
 
 import (
@@ -18,9 +18,9 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "store/zstd.dict", "output file")
+	out := flag.String("o", "store/records.dict", "output file")
 	n := flag.Int("n", 4000, "incidents to sample")
-	size := flag.Int("size", 32<<10, "dictionary size in bytes")
+	size := flag.Int("size", 64<<10, "dictionary size in bytes (S2 allows 64 KiB)")
 	flag.Parse()
 	if err := build(*out, *n, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "mkdict:", err)
@@ -44,6 +44,11 @@ func build(out string, n, size int) error {
 			return err
 		}
 		samples = append(samples, hj)
+		sj, err := codec.Marshal(inc.Summary())
+		if err != nil {
+			return err
+		}
+		samples = append(samples, sj)
 		for _, u := range inc.Apparatus {
 			uj, err := codec.Marshal(u)
 			if err != nil {
@@ -52,7 +57,7 @@ func build(out string, n, size int) error {
 			samples = append(samples, uj)
 		}
 	}
-	d, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: size, HashBytes: 6, ZstdDictID: 20170515})
+	d, err := dict.BuildS2Dict(samples, dict.Options{MaxDictSize: size, HashBytes: 6})
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
