@@ -62,6 +62,10 @@ type Options struct {
 	// Progress, when set, is told how many incidents a rebuild has
 	// indexed so far, and the total.
 	Progress func(done, total int)
+	// SyncRebuildMax is the largest store whose index Open rebuilds
+	// before returning; larger ones are rebuilt in the background.
+	// 0 means 10,000; a negative value always rebuilds in the background.
+	SyncRebuildMax int
 }
 
 // Open opens the index at path and starts the goroutine that keeps it up
@@ -82,7 +86,23 @@ func Open(ctx context.Context, path string, log app.ChangeLog, opts Options) (*I
 		if idx, err = create(path); err != nil {
 			return nil, err
 		}
-		ix.rebuilding = true
+		ix.idx = idx
+		// A small store is indexed before Open returns, so a new
+		// appliance is searchable from its first request; a large one in
+		// the background, with /readyz reporting progress.
+		limit := opts.SyncRebuildMax
+		if limit == 0 {
+			limit = syncRebuildMax
+		}
+		if n, err := count(ctx, log); err == nil && n <= limit {
+			if applied, err = ix.rebuild(ctx, opts.Progress); err != nil {
+				idx.Close()
+				return nil, err
+			}
+			rebuild = false
+		} else {
+			ix.rebuilding = true
+		}
 	}
 	ix.idx, ix.applied = idx, applied
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -113,6 +133,18 @@ func Open(ctx context.Context, path string, log app.ChangeLog, opts Options) (*I
 	}()
 	ix.Kick()
 	return ix, nil
+}
+
+// syncRebuildMax is the largest store Open rebuilds the index of before
+// returning (about ten seconds of indexing).
+const syncRebuildMax = 10000
+
+func count(ctx context.Context, log app.ChangeLog) (int, error) {
+	c, ok := log.(interface{ Count(context.Context) (int, error) })
+	if !ok {
+		return 0, errors.New("store cannot count")
+	}
+	return c.Count(ctx)
 }
 
 // Rebuild builds the index at path from the store, replacing what is
@@ -262,7 +294,8 @@ func (ix *Index) CatchUp(ctx context.Context, seq uint64) error {
 			return nil
 		}
 		if rebuilding {
-			// The write is durable; the rebuild picks it up.
+			// The write is durable; the rebuild (which started before
+			// it) is followed by a replay that picks it up.
 			return fmt.Errorf("search index: %w (rebuilding)", app.ErrBehind)
 		}
 		ix.Kick()

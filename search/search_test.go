@@ -320,3 +320,31 @@ func TestSamples(t *testing.T) {
 		})
 	}
 }
+
+// TestBackgroundRebuild rebuilds a missing index in the background while
+// writes continue; once ready it holds every incident.
+func TestBackgroundRebuild(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(filepath.Join(dir, "cadbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Upsert(ctx, fixtures()[:3], app.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := search.Open(ctx, filepath.Join(dir, "index"), db, search.Options{SyncRebuildMax: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	svc := app.NewService(db, ix)
+	if _, err := svc.Upsert(ctx, fixtures()[3:], app.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ix)
+	if n, _ := ix.DocCount(); n != 4 {
+		t.Fatalf("after background rebuild: %d docs, want 4", n)
+	}
+}
