@@ -54,7 +54,8 @@ func startChild(t *testing.T, dataDir string) *child {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CADBOX_TEST_CHILD=serve", "CADBOX_ADDR="+addr, "CADBOX_DATA_DIR="+dataDir, "CADBOX_LOG_LEVEL=ERROR")
+	cmd.Env = append(os.Environ(), "CADBOX_TEST_CHILD=serve", "CADBOX_ADDR="+addr, "CADBOX_DATA_DIR="+dataDir, "CADBOX_LOG_LEVEL=ERROR",
+		"CADBOX_ADMIN_TOKEN="+crashToken, "CADBOX_RATE_LIMIT=0")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -68,6 +69,8 @@ func (c *child) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	_ = c.cmd.Wait()
 }
+
+const crashToken = "cbx_crash-test-admin-token-0123456789abcdef"
 
 func crashDoc(num string, version int) []byte {
 	return fmt.Appendf(nil, `{"fire_department":{"fd_id":"77","timezone":"US/Eastern"},"description":{"incident_number":%q,"event_opened":"2021-03-04T05:06:07-05:00","comments":"VERSION %d OF %s"},"apparatus":[{"unit_id":"E%d","unit_status":{"dispatched":{"timestamp":"2021-03-04T05:07:00-05:00"}}}]}`,
@@ -119,6 +122,7 @@ func TestCrashRecovery(t *testing.T) {
 					}
 					req, _ := http.NewRequestWithContext(ctx, "POST", c.base+"/api/v1/incidents", bytes.NewReader(body))
 					req.Header.Set("Content-Type", ctype)
+					req.Header.Set("Authorization", "Bearer "+crashToken)
 					resp, err := client.Do(req)
 					if err != nil {
 						return // killed
@@ -161,7 +165,7 @@ func TestCrashRecovery(t *testing.T) {
 func verify(t *testing.T, base string, acked map[string]int) {
 	t.Helper()
 	for num, version := range acked {
-		resp, err := http.Get(base + "/api/v1/departments/77/incidents/" + num)
+		resp, err := authed("GET", base+"/api/v1/departments/77/incidents/"+num, crashToken, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +190,7 @@ func verify(t *testing.T, base string, acked map[string]int) {
 		}
 	}
 	stored := countAll(t, base+"/api/v1/incidents?department=77&limit=1000")
-	resp, err := http.Get(base + "/api/v1/search?department=77&limit=1")
+	resp, err := authed("GET", base+"/api/v1/search?department=77&limit=1", crashToken, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +216,7 @@ func countAll(t *testing.T, url string) int {
 		if next != "" {
 			u += "&cursor=" + next
 		}
-		resp, err := http.Get(u)
+		resp, err := authed("GET", u, crashToken, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

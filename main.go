@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,11 +22,13 @@ import (
 	_ "time/tzdata" // time zones for validation and analysis, even on a bare host
 
 	"cadbox/app"
+	"cadbox/app/analysis"
 	"cadbox/app/api"
 	"cadbox/app/importer"
 	"cadbox/openapi"
 	"cadbox/search"
 	"cadbox/store"
+	"cadbox/web"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -73,6 +76,38 @@ type config struct {
 	ReadTimeout       time.Duration `env:"READ_TIMEOUT" envDefault:"10m"`
 	WriteTimeout      time.Duration `env:"WRITE_TIMEOUT" envDefault:"10m"`
 	IdleTimeout       time.Duration `env:"IDLE_TIMEOUT" envDefault:"2m"`
+	AdminToken        string        `env:"ADMIN_TOKEN"`
+	TLSCert           string        `env:"TLS_CERT"`
+	TLSKey            string        `env:"TLS_KEY"`
+	HTTPRedirectAddr  string        `env:"HTTP_REDIRECT_ADDR"`
+	TrustedProxies    []string      `env:"TRUSTED_PROXIES"`
+	CORSOrigins       []string      `env:"CORS_ORIGINS"`
+	RateLimit         float64       `env:"RATE_LIMIT" envDefault:"50"`
+	RateBurst         int           `env:"RATE_BURST" envDefault:"100"`
+}
+
+// trustedNets parses CADBOX_TRUSTED_PROXIES.
+func (c config) trustedNets() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+				s += "/32"
+			} else {
+				s += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("CADBOX_TRUSTED_PROXIES: %q is not an address or CIDR range", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func (c config) validate() error {
@@ -91,6 +126,21 @@ func (c config) validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("CADBOX_DATA_DIR must not be empty"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("CADBOX_TLS_CERT and CADBOX_TLS_KEY go together"))
+	}
+	if c.HTTPRedirectAddr != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("CADBOX_HTTP_REDIRECT_ADDR needs CADBOX_TLS_CERT and CADBOX_TLS_KEY"))
+	}
+	if c.AdminToken != "" && app.ParseBearer("Bearer "+c.AdminToken) == "" || (c.AdminToken != "" && len(c.AdminToken) < 32) {
+		errs = append(errs, errors.New("CADBOX_ADMIN_TOKEN must be at least 32 characters of letters, digits and -._~+/="))
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		errs = append(errs, errors.New("CADBOX_RATE_LIMIT and CADBOX_RATE_BURST must not be negative"))
+	}
+	if _, err := c.trustedNets(); err != nil {
+		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("CADBOX_ADDR %q must be host:port or :port", c.Addr))
@@ -123,6 +173,8 @@ Usage:
   cadbox backup --out FILE|-     copy the live store of a running server (consistent, while it serves)
   cadbox restore --from FILE|-   replace the store in CADBOX_DATA_DIR with a backup (server stopped)
   cadbox reindex                 rebuild the search index from the store (server stopped)
+  cadbox keys create|list|revoke manage API keys (server stopped, or --server URL --token ADMIN_KEY)
+  cadbox seed -n N               write N generated incidents into CADBOX_DATA_DIR and index them (demos, load tests)
   cadbox version                 print the version
 
 Run "cadbox import -h" for the import flags.
@@ -154,6 +206,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return runRestore(args, environ, stderr)
 	case "reindex":
 		return runReindex(ctx, args, environ, stderr)
+	case "keys":
+		return runKeys(ctx, args, environ, stdout, stderr)
+	case "seed":
+		return runSeed(ctx, args, environ, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "cadbox", version)
 		return nil
@@ -197,17 +253,44 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready chan
 			log.Error("close search index", slog.Any("error", err))
 		}
 	}()
-	svc := app.NewService(db, ix)
+	eng, err := analysis.New(db, analysis.Config{})
+	if err != nil {
+		return usageError{fmt.Errorf("analysis configuration: %w", err)}
+	}
+	buildDone := make(chan struct{})
+	go func() {
+		// Loads the analysis tables from the store; /readyz is 503 and
+		// the stats routes answer 503 until it is done.
+		defer close(buildDone)
+		start := time.Now()
+		if err := eng.Build(ctx); err != nil && ctx.Err() == nil {
+			log.Error("analysis build failed", slog.Any("error", err))
+			return
+		}
+		log.Info("analysis tables loaded", slog.Duration("took", time.Since(start)))
+	}()
+	defer func() { <-buildDone }()
+	svc := app.NewService(db, ix, eng)
 	svc.OnFollowError = func(ctx context.Context, f app.Follower, err error) {
 		log.WarnContext(ctx, "derived state behind the store", slog.String("follower", f.Name()), slog.Any("error", err))
 	}
+	if err := ensureAdminKey(ctx, db, cfg, stdout, log); err != nil {
+		return err
+	}
+	trusted, _ := cfg.trustedNets() // validated with the config
 	srv, err := api.NewServer(api.Deps{
-		Store: svc, Search: ix, Backup: db.Backup, Log: log, Docs: openapi.DocsHandler("/docs/", "/openapi.json"),
-	}, api.Config{BodyLimit: cfg.BodyLimit, DocumentLimit: cfg.DocumentLimit, BatchSize: cfg.BatchSize, Version: version})
+		Store: svc, Search: ix, Analysis: eng, Keys: db, Backup: db.Backup, Log: log, Docs: openapi.DocsHandler("/docs/", "/openapi.json"),
+		UI: web.Handler(),
+	}, api.Config{BodyLimit: cfg.BodyLimit, DocumentLimit: cfg.DocumentLimit, BatchSize: cfg.BatchSize, Version: version,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, TrustedProxies: trusted, CORSOrigins: cfg.CORSOrigins})
 	if err != nil {
 		return err
 	}
 	srv.AddReadyCheck("search", ix.Ready)
+	// The analysis tables are not a readiness check: loading them from a
+	// large store takes minutes, and the load balancer must not hold
+	// back incident writes, reads and search for that. The stats routes
+	// answer 503 with the progress until they are loaded.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -222,17 +305,34 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready chan
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	addr := ln.Addr().String()
-	base := "http://" + displayHost(addr)
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		scheme = "https"
+	}
+	base := scheme + "://" + displayHost(addr)
 	log.Info("cadbox serving", slog.String("addr", addr), slog.String("data", dbPath), slog.String("version", version))
 	fmt.Fprintf(stdout, "cadbox %s serving %s\n  API:         %s/api/v1/incidents\n  API browser: %s/docs/\n  OpenAPI:     %s/openapi.json\n  Health:      %s/healthz  %s/readyz\n",
 		version, dbPath, base, base, base, base, base)
 	if ready != nil {
 		ready <- addr
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	// Serve on our own listener so the address is known (":0" in tests)
 	// before the first request.
 	go func() { errc <- hs.Serve(ln) }()
+	var redirect *http.Server
+	if cfg.HTTPRedirectAddr != "" {
+		redirect = &http.Server{Addr: cfg.HTTPRedirectAddr, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+			Handler: httpsRedirect(addr)}
+		go func() { errc <- redirect.ListenAndServe() }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -241,11 +341,29 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready chan
 	log.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	if redirect != nil {
+		_ = redirect.Shutdown(sctx)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// httpsRedirect sends every plain-HTTP request to the HTTPS listener.
+func httpsRedirect(tlsAddr string) http.Handler {
+	_, port, _ := net.SplitHostPort(tlsAddr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
 }
 
 func displayHost(addr string) string {

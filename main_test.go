@@ -56,7 +56,8 @@ func TestUnknownCommand(t *testing.T) {
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg, err := loadConfig(map[string]string{"CADBOX_ADDR": "127.0.0.1:0", "CADBOX_DATA_DIR": dir})
+	const token = "cbx_e2e-admin-token-0123456789abcdefghijkl"
+	cfg, err := loadConfig(map[string]string{"CADBOX_ADDR": "127.0.0.1:0", "CADBOX_DATA_DIR": dir, "CADBOX_ADMIN_TOKEN": token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(base+"/api/v1/incidents", "application/json", bytes.NewReader(body))
+	resp, err := authed("POST", base+"/api/v1/incidents", token, "application/json", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 	for _, path := range []string{"/api/v1/departments/76000/incidents/F01705150050", "/openapi.json", "/docs/", "/healthz"} {
-		resp, err := http.Get(base + path)
+		resp, err := authed("GET", base+path, token, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,10 +114,10 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(ctx, []string{"import", "-quiet", "-server", base, imp}, map[string]string{}, &out, io.Discard); err != nil {
+	if err := run(ctx, []string{"import", "-quiet", "-server", base, "-token", token, imp}, map[string]string{}, &out, io.Discard); err != nil {
 		t.Fatalf("import: %v\n%s", err, out.String())
 	}
-	resp, err = http.Get(base + "/api/v1/departments/76000/incidents/IMP2")
+	resp, err = authed("GET", base+"/api/v1/departments/76000/incidents/IMP2", token, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +137,64 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+func authed(method, url, token, ctype string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// TestFirstStartWritesAdminKey starts with no keys and no
+// CADBOX_ADMIN_TOKEN: an admin key is written to the data directory,
+// readable only by its owner, and it works.
+func TestFirstStartWritesAdminKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := loadConfig(map[string]string{"CADBOX_ADDR": "127.0.0.1:0", "CADBOX_DATA_DIR": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() { done <- serve(ctx, cfg, &out, io.Discard, ready) }()
+	base := "http://" + <-ready
+	waitReady(t, base)
+	path := filepath.Join(dir, "admin.key")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin.key mode %v, want 0600", fi.Mode().Perm())
+	}
+	tok, _ := os.ReadFile(path)
+	resp, err := authed("GET", base+"/api/v1/keys", strings.TrimSpace(string(tok)), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("admin key from the file: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get(base + "/api/v1/incidents"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no key: %v %v", resp.StatusCode, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), path) {
+		t.Fatalf("startup output does not say where the key is: %q", out.String())
+	}
+}
+
 func waitReady(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -150,4 +209,63 @@ func waitReady(t *testing.T, base string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("server never became ready")
+}
+
+// TestOfflineCommands seeds a data directory, lists and creates keys
+// offline, reindexes, backs up through a running server and restores.
+func TestOfflineCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"CADBOX_DATA_DIR": dir, "CADBOX_ADDR": "127.0.0.1:0"}
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"seed", "-n", "300", "-quiet"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"keys", "create", "-name", "ci", "-role", "admin"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &created); err != nil || created.Token == "" {
+		t.Fatalf("keys create: %v %q", err, out.String())
+	}
+	if err := run(ctx, []string{"reindex", "-quiet"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := loadConfig(env)
+	sctx, cancel := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(sctx, cfg, io.Discard, io.Discard, ready) }()
+	base := "http://" + <-ready
+	waitReady(t, base)
+	resp, err := authed("GET", base+"/api/v1/search?limit=1", created.Token, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr struct {
+		Total int `json:"total"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sr)
+	resp.Body.Close()
+	if sr.Total != 300 {
+		t.Fatalf("search after seed: %d incidents, want 300", sr.Total)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := run(ctx, []string{"backup", "-server", base, "-token", created.Token, "-out", backup}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	restoreDir := t.TempDir()
+	if err := run(ctx, []string{"restore", "-from", backup}, map[string]string{"CADBOX_DATA_DIR": restoreDir}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"keys", "list"}, map[string]string{"CADBOX_DATA_DIR": restoreDir}, &out, io.Discard); err != nil || !strings.Contains(out.String(), `"ci"`) {
+		t.Fatalf("keys in the restored store: %v %s", err, out.String())
+	}
 }

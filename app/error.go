@@ -20,6 +20,9 @@ const (
 	EUNSUPPORTED  Code = "unsupported_media"   // the content type or encoding is not accepted
 	EUNAVAILABLE  Code = "unavailable"         // the service cannot serve now (starting, shutting down)
 	EFULL         Code = "storage_full"        // the data volume is full
+	EUNAUTHORIZED Code = "unauthorized"        // no valid API key
+	EFORBIDDEN    Code = "forbidden"           // the key's role does not allow it
+	ERATELIMITED  Code = "rate_limited"        // too many requests for this key
 	EINTERNAL     Code = "internal"            // a bug or an I/O failure; details are only logged
 )
 

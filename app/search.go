@@ -14,15 +14,18 @@ type SearchRequest struct {
 	// +must, -must_not, wildcards (E2*), numeric and date ranges
 	// (response_seconds:>300, event_opened:>"2017-05-01T00:00:00Z").
 	// Empty matches every incident.
-	Query      string
-	Department string
-	Type       string
-	Subtype    string
-	UnitID     string
-	Station    string
-	From, To   time.Time
-	BBox       *BBox
-	Near       *Near
+	Query string
+	// Departments, when not empty, is the set of fd_ids the caller may
+	// see (an API key's scope); hits and facets stay within it.
+	Departments []string
+	Department  string
+	Type        string
+	Subtype     string
+	UnitID      string
+	Station     string
+	From, To    time.Time
+	BBox        *BBox
+	Near        *Near
 	// Sort is "relevance" (default), "event_opened" or "-event_opened".
 	Sort   string
 	Limit  int

@@ -83,14 +83,17 @@ type Revision struct {
 // IncidentFilter selects incidents for a time-ordered listing, newest
 // event_opened first.
 type IncidentFilter struct {
-	Department string
-	From, To   time.Time // event_opened in [From, To); zero means unbounded
-	Type       string
-	Subtype    string
-	UnitID     string
-	Station    string
-	Limit      int
-	Cursor     string
+	// Departments, when not empty, is the set of fd_ids the caller may
+	// see (an API key's scope); Department narrows further.
+	Departments []string
+	Department  string
+	From, To    time.Time // event_opened in [From, To); zero means unbounded
+	Type        string
+	Subtype     string
+	UnitID      string
+	Station     string
+	Limit       int
+	Cursor      string
 }
 
 // IncidentSummary is an incident's row in a listing: enough to show and
@@ -145,6 +148,7 @@ func contains(list []string, s string) bool {
 func (s *IncidentSummary) Matches(f IncidentFilter) bool {
 	switch {
 	case f.Department != "" && s.ID.Department != f.Department,
+		len(f.Departments) > 0 && !contains(f.Departments, s.ID.Department),
 		f.Type != "" && s.Type != f.Type,
 		f.Subtype != "" && s.Subtype != f.Subtype,
 		f.UnitID != "" && !contains(s.Units, f.UnitID),
@@ -165,11 +169,13 @@ type IncidentPage struct {
 // UnitResponseFilter selects unit responses across incidents, newest first.
 // At least one of UnitID and Station is set.
 type UnitResponseFilter struct {
-	UnitID   string
-	Station  string
-	From, To time.Time
-	Limit    int
-	Cursor   string
+	// Departments, when not empty, is the set of fd_ids the caller may see.
+	Departments []string
+	UnitID      string
+	Station     string
+	From, To    time.Time
+	Limit       int
+	Cursor      string
 }
 
 // UnitResponse is one apparatus record with the incident it belongs to.

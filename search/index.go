@@ -140,7 +140,9 @@ func Open(ctx context.Context, path string, log app.ChangeLog, opts Options) (*I
 const syncRebuildMax = 10000
 
 func count(ctx context.Context, log app.ChangeLog) (int, error) {
-	c, ok := log.(interface{ Count(context.Context) (int, error) })
+	c, ok := log.(interface {
+		Count(context.Context) (int, error)
+	})
 	if !ok {
 		return 0, errors.New("store cannot count")
 	}

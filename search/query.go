@@ -132,6 +132,15 @@ func buildQuery(req app.SearchRequest) (query.Query, error) {
 		}
 	}
 	term(fieldDept, req.Department)
+	if len(req.Departments) > 0 {
+		var any []query.Query
+		for _, d := range req.Departments {
+			t := bleve.NewTermQuery(d)
+			t.SetField(fieldDept)
+			any = append(any, t)
+		}
+		must = append(must, bleve.NewDisjunctionQuery(any...))
+	}
 	term(fieldType, req.Type)
 	term(fieldSubtype, req.Subtype)
 	term(fieldUnit, req.UnitID)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"cadbox/app"
 	"cadbox/app/codec"
@@ -313,6 +314,9 @@ func (s *DB) UnitResponses(ctx context.Context, f app.UnitResponseFilter) (app.U
 				return false, nil
 			}
 			id, _ := parseIncidentKey(incKey)
+			if len(f.Departments) > 0 && !slices.Contains(f.Departments, id.Department) {
+				return false, nil
+			}
 			page.Responses = append(page.Responses, app.UnitResponse{Incident: id, Opened: opened, Apparatus: u})
 			if len(page.Responses) == limit {
 				page.Next = encodeCursor(k)

@@ -13,6 +13,8 @@
 //	idx_station  station 0x00 opened(8) incident 0x00 unit -> empty
 //	changes      seq(8)                      -> incident key (for derived indexes to replay)
 //	meta         "schema"                    -> schema version
+//	api_keys     key id                      -> API key (role, departments, SHA-256 of the token)
+//	api_key_hashes SHA-256 of a token        -> key id
 package store
 
 import (
@@ -48,7 +50,9 @@ var (
 	bucketStation    = []byte("idx_station")
 	bucketChanges    = []byte("changes")
 	bucketMeta       = []byte("meta")
-	allBuckets       = [][]byte{bucketIncidents, bucketApparatus, bucketRevisions, bucketSummaries, bucketOpened, bucketDept, bucketUnit, bucketStation, bucketChanges, bucketMeta}
+	bucketKeys       = []byte("api_keys")
+	bucketKeyHashes  = []byte("api_key_hashes")
+	allBuckets       = [][]byte{bucketIncidents, bucketApparatus, bucketRevisions, bucketSummaries, bucketOpened, bucketDept, bucketUnit, bucketStation, bucketChanges, bucketMeta, bucketKeys, bucketKeyHashes}
 	keySchemaVersion = []byte("schema")
 )
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cadbox/app"
 	"cadbox/app/api"
@@ -21,19 +22,40 @@ import (
 	"cadbox/store"
 )
 
-func newServer(tb testing.TB) *api.Server {
+// testServer is a server with an all-department admin key that do()
+// sends unless a request names its own Authorization header.
+type testServer struct {
+	*api.Server
+	token string
+	db    *store.DB
+}
+
+func newServer(tb testing.TB) *testServer {
 	tb.Helper()
 	db, err := store.Open(filepath.Join(tb.TempDir(), "cadbox.db"), store.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	srv, err := api.NewServer(api.Deps{Store: db, Backup: db.Backup, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+	srv, err := api.NewServer(api.Deps{Store: db, Keys: db, Backup: db.Backup, Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		api.Config{BodyLimit: 1 << 20, DocumentLimit: 256 << 10, BatchSize: 3})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return srv
+	return &testServer{Server: srv, token: mustKey(tb, db, app.RoleAdmin), db: db}
+}
+
+// mustKey creates a key and returns its token.
+func mustKey(tb testing.TB, keys app.KeyStore, role app.Role, departments ...string) string {
+	tb.Helper()
+	k, token, err := app.NewAPIKey("test "+string(role), role, departments, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := keys.CreateKey(context.Background(), k); err != nil {
+		tb.Fatal(err)
+	}
+	return token
 }
 
 func do(tb testing.TB, h http.Handler, method, url, ctype string, body []byte, hdr ...string) *httptest.ResponseRecorder {
@@ -42,8 +64,14 @@ func do(tb testing.TB, h http.Handler, method, url, ctype string, body []byte, h
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	if ts, ok := h.(*testServer); ok {
+		req.Header.Set("Authorization", "Bearer "+ts.token)
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+		if hdr[i] == "Authorization" && hdr[i+1] == "" {
+			req.Header.Del("Authorization")
+		}
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -286,7 +314,7 @@ func TestSpecCoversRoutes(t *testing.T) {
 	}
 }
 
-func newSearchServer(tb testing.TB) http.Handler {
+func newSearchServer(tb testing.TB) *testServer {
 	tb.Helper()
 	dir := tb.TempDir()
 	db, err := store.Open(filepath.Join(dir, "cadbox.db"), store.Options{})
@@ -298,12 +326,12 @@ func newSearchServer(tb testing.TB) http.Handler {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { ix.Close(); db.Close() })
-	srv, err := api.NewServer(api.Deps{Store: app.NewService(db, ix), Search: ix}, api.Config{BatchSize: 2})
+	srv, err := api.NewServer(api.Deps{Store: app.NewService(db, ix), Search: ix, Keys: db}, api.Config{BatchSize: 2})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	srv.AddReadyCheck("search", ix.Ready)
-	return srv
+	return &testServer{Server: srv, token: mustKey(tb, db, app.RoleAdmin), db: db}
 }
 
 func TestSearchAPI(t *testing.T) {

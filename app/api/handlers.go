@@ -221,6 +221,9 @@ func (s *Server) handleGet(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
+	if err := mustSee(c, p.id()); err != nil {
+		return err
+	}
 	st, err := s.store.Incident(c.Request().Context(), p.id())
 	if err != nil {
 		return err
@@ -240,6 +243,9 @@ func (s *Server) handleReplace(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
+	if err := mustSee(c, p.id()); err != nil {
+		return err
+	}
 	body, err := s.readBody(c)
 	if err != nil {
 		return err
@@ -256,7 +262,7 @@ func (s *Server) handleReplace(c echo.Context) error {
 			app.FieldError{Pointer: "/fire_department/fd_id", Message: "must equal the path's fd_id " + p.FDID},
 			app.FieldError{Pointer: "/description/incident_number", Message: "must equal the path's incident_number " + p.IncidentNumber})
 	}
-	res, err := s.store.Replace(c.Request().Context(), inc, app.WriteOptions{IfMatch: p.IfMatch})
+	res, err := s.store.Replace(c.Request().Context(), inc, app.WriteOptions{IfMatch: p.IfMatch, Source: principal(c).ID})
 	if err != nil {
 		return err
 	}
@@ -268,7 +274,10 @@ func (s *Server) handleDelete(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
-	res, err := s.store.Delete(c.Request().Context(), p.id(), app.WriteOptions{IfMatch: p.IfMatch})
+	if err := mustSee(c, p.id()); err != nil {
+		return err
+	}
+	res, err := s.store.Delete(c.Request().Context(), p.id(), app.WriteOptions{IfMatch: p.IfMatch, Source: principal(c).ID})
 	if err != nil {
 		return err
 	}
@@ -303,7 +312,7 @@ func (s *Server) handleList(c echo.Context) error {
 		return err
 	}
 	page, err := s.store.Incidents(c.Request().Context(), app.IncidentFilter{
-		Department: p.Department, From: from, To: to, Type: p.Type, Subtype: p.Subtype,
+		Departments: scope(c), Department: p.Department, From: from, To: to, Type: p.Type, Subtype: p.Subtype,
 		UnitID: p.UnitID, Station: p.Station, Limit: p.Limit, Cursor: p.Cursor,
 	})
 	if err != nil {
@@ -318,6 +327,9 @@ func (s *Server) handleList(c echo.Context) error {
 func (s *Server) handleApparatus(c echo.Context) error {
 	var p incidentParams
 	if err := s.bind(c, &p); err != nil {
+		return err
+	}
+	if err := mustSee(c, p.id()); err != nil {
 		return err
 	}
 	st, err := s.store.Incident(c.Request().Context(), p.id())
@@ -336,6 +348,9 @@ func (s *Server) handleRevisions(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
+	if err := mustSee(c, p.id()); err != nil {
+		return err
+	}
 	revs, err := s.store.Revisions(c.Request().Context(), p.id())
 	if err != nil {
 		return err
@@ -346,6 +361,9 @@ func (s *Server) handleRevisions(c echo.Context) error {
 func (s *Server) handleRevision(c echo.Context) error {
 	var p revisionParams
 	if err := s.bind(c, &p); err != nil {
+		return err
+	}
+	if err := mustSee(c, p.id()); err != nil {
 		return err
 	}
 	inc, rev, err := s.store.IncidentAt(c.Request().Context(), p.id(), p.Revision)
@@ -372,7 +390,7 @@ func (s *Server) handleUnitResponses(c echo.Context) error {
 		return err
 	}
 	page, err := s.store.UnitResponses(c.Request().Context(), app.UnitResponseFilter{
-		UnitID: p.UnitID, Station: p.Station, From: from, To: to, Limit: p.Limit, Cursor: p.Cursor,
+		Departments: scope(c), UnitID: p.UnitID, Station: p.Station, From: from, To: to, Limit: p.Limit, Cursor: p.Cursor,
 	})
 	if err != nil {
 		return err
@@ -389,6 +407,9 @@ type backupHeaders struct {
 }
 
 func (s *Server) handleBackup(c echo.Context) error {
+	if !principal(c).AllDepartments() {
+		return app.Errorf(app.EFORBIDDEN, "A backup holds every department: it needs an admin key for all departments.")
+	}
 	if s.backup == nil {
 		return app.Errorf(app.EUNAVAILABLE, "Backups are not available on this server.")
 	}

@@ -155,7 +155,7 @@ func (s *Server) handleIngest(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
-	opts := app.WriteOptions{Atomic: p.Atomic, IfMatch: p.IfMatch}
+	opts := app.WriteOptions{Atomic: p.Atomic, IfMatch: p.IfMatch, Source: principal(c).ID}
 	mt := mediaType(c)
 	switch {
 	case isJSONType(mt):
@@ -200,6 +200,17 @@ func (s *Server) handleIngest(c echo.Context) error {
 	return unsupported(mt, "application/json, application/x-ndjson or multipart/form-data")
 }
 
+// mayWrite checks that the request's key may write the incident's
+// department.
+func mayWrite(c echo.Context, inc *app.Incident) error {
+	k := principal(c)
+	if fd := inc.ID().Department; !k.MaySee(fd) {
+		return app.Invalid("This key may not write department "+fd+".",
+			app.FieldError{Pointer: "/fire_department/fd_id", Message: "this key may write departments " + joinDepts(k.Departments) + " only"})
+	}
+	return nil
+}
+
 func firstByte(br *bufio.Reader) (byte, error) {
 	for {
 		b, err := br.ReadByte()
@@ -220,6 +231,9 @@ func firstByte(br *bufio.Reader) (byte, error) {
 func (s *Server) ingestOne(c echo.Context, b []byte, opts app.WriteOptions) error {
 	inc, err := s.decodeOne(b)
 	if err != nil {
+		return err
+	}
+	if err := mayWrite(c, inc); err != nil {
 		return err
 	}
 	res, err := s.store.Upsert(c.Request().Context(), []*app.Incident{inc}, opts)
@@ -428,6 +442,9 @@ func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emi
 		docs := make([]*app.Incident, 0, len(batch))
 		valid := batch[:0:0]
 		for _, r := range batch {
+			if r.err == nil {
+				r.err = mayWrite(c, r.inc)
+			}
 			if r.err != nil {
 				fail(r, r.err)
 				continue

@@ -38,6 +38,9 @@ var statusOf = map[app.Code]int{
 	app.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	app.EFULL:         http.StatusInsufficientStorage,
 	app.EINTERNAL:     http.StatusInternalServerError,
+	app.EUNAUTHORIZED: http.StatusUnauthorized,
+	app.EFORBIDDEN:    http.StatusForbidden,
+	app.ERATELIMITED:  http.StatusTooManyRequests,
 }
 
 // codeOfStatus maps the statuses Echo itself produces back to codes.

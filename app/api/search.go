@@ -53,7 +53,7 @@ func (s *Server) handleSearch(c echo.Context) error {
 	if err := s.bind(c, &p); err != nil {
 		return err
 	}
-	req := app.SearchRequest{Query: p.Q, Department: p.Department, Type: p.Type, Subtype: p.Subtype,
+	req := app.SearchRequest{Query: p.Q, Departments: scope(c), Department: p.Department, Type: p.Type, Subtype: p.Subtype,
 		UnitID: p.UnitID, Station: p.Station, Sort: p.Sort, Limit: p.Limit, Cursor: p.Cursor}
 	var err error
 	if req.From, err = parseTimeParam("from", p.From); err != nil {

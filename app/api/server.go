@@ -4,13 +4,16 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"cadbox/app"
+	"cadbox/app/analysis"
 	"cadbox/app/codec"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +31,16 @@ type Config struct {
 	BatchSize int
 	// Version is reported by /healthz.
 	Version string
+	// RateLimit is the requests per second one API key may make (0: no
+	// limit), with bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed (a load balancer).
+	TrustedProxies []*net.IPNet
+	// CORSOrigins are the browser origins allowed to call the API from
+	// other sites; empty disables CORS.
+	CORSOrigins []string
 }
 
 // ReadyFunc reports whether a dependency is ready to serve.
@@ -45,7 +58,19 @@ type Server struct {
 	spec     []byte
 	routes   []route
 	decoders decoders
+	analysis *analysis.Engine
 	dec      *codec.Decoder
+	keys     app.KeyStore
+	limiter  middleware.RateLimiterStore
+	now      func() time.Time
+	// extraOpen are the open routes registered outside the route table.
+	extraOpen [][2]string
+}
+
+// open registers a route that needs no key, outside the route table.
+func (s *Server) open(method, path string, h echo.HandlerFunc) {
+	s.echo.Add(method, path, h)
+	s.extraOpen = append(s.extraOpen, [2]string{method, path})
 }
 
 type namedCheck struct {
@@ -56,13 +81,21 @@ type namedCheck struct {
 // Deps are what the server serves from.
 type Deps struct {
 	Store app.IncidentStore
+	// Keys authenticates requests; without it every protected route
+	// answers 401.
+	Keys app.KeyStore
 	// Backup writes a consistent copy of the store (GET /api/v1/admin/backup).
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
 	// Search answers GET /api/v1/search (nil: search is disabled).
 	Search app.IncidentIndex
 	// Docs serves the API browser under /docs/ (nil: none).
 	Docs http.Handler
-	Log  *slog.Logger
+	// UI serves the web UI at / and /ui/* (nil: / redirects to /docs/).
+	UI  http.Handler
+	Log *slog.Logger
+	// Analysis answers the /api/v1/stats routes and incident metrics
+	// (nil: stats answer 503; incident metrics use the defaults).
+	Analysis *analysis.Engine
 }
 
 // NewServer builds the API. The store's Ping is a readiness check;
@@ -81,15 +114,30 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
 	}
-	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg, dec: codec.NewDecoder()}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = max(1, int(cfg.RateLimit*2))
+	}
+	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg,
+		dec: codec.NewDecoder(), keys: deps.Keys, limiter: newLimiter(cfg), now: time.Now, analysis: deps.Analysis}
 	s.ready = append(s.ready, namedCheck{"store", store.Ping})
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: newRequestID,
 	}))
 	e.Use(s.accessLog)
+	e.Use(s.securityHeaders)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  cfg.CORSOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderContentEncoding, "If-Match", "If-None-Match"},
+			ExposeHeaders: []string{"ETag", "Location", "Retry-After", echo.HeaderXRequestID},
+			MaxAge:        600,
+		}))
+	}
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -101,22 +149,54 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	s.routes = s.routeTable()
 	s.decoders = newDecoders(s.routes)
 	for _, r := range s.routes {
-		e.Add(r.method, r.path, r.handler)
+		if r.access == accessUndecided {
+			return nil, fmt.Errorf("route %s %s has no access decision", r.method, r.path)
+		}
+		e.Add(r.method, r.path, s.authorize(r.access, r.handler))
 	}
 	spec, err := buildSpec(s.routes, cfg.Version)
 	if err != nil {
 		return nil, err
 	}
 	s.spec = spec
-	e.GET("/openapi.json", func(c echo.Context) error {
+	// Open routes outside the table: the spec, the API browser and the
+	// UI shell (its data calls need a key).
+	s.open(http.MethodGet, "/openapi.json", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.spec)
 	})
 	if docs != nil {
-		e.GET("/docs", echo.WrapHandler(docs))
-		e.GET("/docs/*", echo.WrapHandler(docs))
+		s.open(http.MethodGet, "/docs", echo.WrapHandler(docs))
+		s.open(http.MethodGet, "/docs/*", echo.WrapHandler(docs))
 	}
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
+	if deps.UI != nil {
+		ui := echo.WrapHandler(deps.UI)
+		s.open(http.MethodGet, "/", ui)
+		s.open(http.MethodGet, "/ui", ui)
+		s.open(http.MethodGet, "/ui/*", ui)
+	} else {
+		s.open(http.MethodGet, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
+	}
 	return s, nil
+}
+
+// Decision is one route's access decision.
+type Decision struct {
+	Method, Path, ID string
+	// Access is open, reader, writer or admin.
+	Access string
+}
+
+// Decisions lists the access decision of every route the server has,
+// those outside the route table (spec, docs, UI) included.
+func (s *Server) Decisions() []Decision {
+	var out []Decision
+	for _, r := range s.routes {
+		out = append(out, Decision{Method: r.method, Path: r.path, ID: r.id, Access: r.access.String()})
+	}
+	for _, r := range s.extraOpen {
+		out = append(out, Decision{Method: r[0], Path: r[1], ID: r[1], Access: accessOpen.String()})
+	}
+	return out
 }
 
 // AddReadyCheck makes /readyz depend on fn as well.
@@ -151,6 +231,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
 			slog.String("route", c.Path()),
+			slog.Any("key_id", c.Get(ctxKeyID)),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes_in", req.ContentLength),
 			slog.Int64("bytes_out", res.Size),

@@ -43,6 +43,7 @@ func buildSpec(routes []route, version string) ([]byte, error) {
 		}
 		return nil
 	}))
+	r.SpecEns().SetHTTPBearerTokenSecurity("apiKey", "cbx_…", "An API key: Authorization: Bearer <key>. Roles: reader, writer, admin; a key may be limited to departments.")
 	var example any
 	if err := json.Unmarshal(exampleIncident, &example); err != nil {
 		return nil, fmt.Errorf("spec example: %w", err)
@@ -72,7 +73,21 @@ func buildSpec(routes []route, version string) ([]byte, error) {
 			}
 			oc.AddReqStructure(b.schema, opts...)
 		}
-		for _, resp := range rt.responses {
+		responses := rt.responses
+		if rt.access != accessOpen {
+			oc.AddSecurity("apiKey")
+			oc.SetDescription(rt.doc + "\n\nNeeds a key with the " + rt.access.String() + " role or above.")
+			have := map[int]bool{}
+			for _, r := range responses {
+				have[r.status] = true
+			}
+			for _, st := range []int{401, 403, 429} {
+				if !have[st] {
+					responses = append(responses, response{status: st, contentType: problemContentType, schema: new(Problem), doc: statusText(st)})
+				}
+			}
+		}
+		for _, resp := range responses {
 			opts := []openapi.ContentOption{openapi.WithHTTPStatus(resp.status)}
 			if resp.contentType != "" {
 				opts = append(opts, openapi.WithContentType(resp.contentType))
@@ -115,6 +130,18 @@ func addStatic(r *openapi3.Reflector) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func statusText(st int) string {
+	switch st {
+	case 401:
+		return "No valid API key (problem+json; WWW-Authenticate: Bearer)."
+	case 403:
+		return "The key's role does not allow this."
+	case 429:
+		return "Too many requests for this key; see Retry-After."
+	}
+	return ""
+}
 
 const specDescription = `cadbox stores, searches and analyses 911 / CAD incident data in the NFORS/StatEngine shape.
 

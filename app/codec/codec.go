@@ -88,6 +88,15 @@ func MarshalWrite(w io.Writer, v any) error {
 	return nil
 }
 
+// UnmarshalStrict reads a client's JSON request body into v: unknown
+// members, duplicate names and invalid UTF-8 are errors with pointers.
+func UnmarshalStrict(data []byte, v any) error {
+	if err := json.Unmarshal(data, v, strict, json.RejectUnknownMembers(true)); err != nil {
+		return Error(err)
+	}
+	return nil
+}
+
 // Unmarshal reads JSON that cadbox wrote itself (stored records).
 func Unmarshal(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
