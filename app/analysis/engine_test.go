@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -230,7 +231,7 @@ func randomQuery(r *rand.Rand, b *brute) Query {
 }
 
 func TestDurationsMatchBruteForce(t *testing.T) {
-	incs := corpus(3000, 11)
+	incs := corpus(9000, 11) // three blocks: block skipping and parallel merges are exercised
 	e, _ := newEngine(t, Config{}, incs...)
 	parallelize(e, 3) // odd split: the merge of the workers' groups is tested too
 	b := newBrute(t, incs, Config{})
@@ -747,5 +748,44 @@ func TestPercentile(t *testing.T) {
 				t.Fatalf("n=%d span=%d p%v = %v, want %v", n, span, p, s.Percentiles[k], w)
 			}
 		}
+	}
+}
+
+// The id index finds every live incident and nothing else through many
+// insertions, replacements and deletions (backward-shift deletion, growth,
+// wrap-around of probe runs).
+func TestIDIndex(t *testing.T) {
+	tb := newTable(maphash.MakeSeed())
+	r := rand.New(rand.NewPCG(9, 10))
+	live := map[app.IncidentID]bool{}
+	ids := make([]app.IncidentID, 5000)
+	for i := range ids {
+		ids[i] = app.IncidentID{Department: fmt.Sprint("D", i%3), Number: fmt.Sprint("N", i)}
+	}
+	for step := 0; step < 40000; step++ {
+		id := ids[r.IntN(len(ids))]
+		if r.IntN(3) == 0 {
+			if got := tb.remove(id); got != live[id] {
+				t.Fatalf("step %d: remove(%v) = %v, live %v", step, id, got, live[id])
+			}
+			delete(live, id)
+		} else {
+			tb.put(&IncidentMetrics{ID: id, FirstArriving: -1, FirstEngine: -1}, time.UTC)
+			live[id] = true
+		}
+		if step%5000 == 0 || step == 39999 {
+			for _, id := range ids {
+				row, ok := tb.find(id)
+				if ok != live[id] || (ok && !tb.matches(row, id)) {
+					t.Fatalf("step %d: find(%v) = %d, %v; live %v", step, id, row, ok, live[id])
+				}
+			}
+			if tb.nSlot != len(live) {
+				t.Fatalf("%d slots used, %d live", tb.nSlot, len(live))
+			}
+		}
+	}
+	if inc, _ := tb.live(); inc != len(live) {
+		t.Fatalf("%d live rows, want %d", inc, len(live))
 	}
 }

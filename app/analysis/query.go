@@ -19,15 +19,26 @@ type Dimension uint8
 // Dimensions. Hour, weekday and month are of event_opened in the
 // incident's own time zone (fire_department.timezone).
 const (
+	// ByDepartment groups by fire_department.fd_id.
 	ByDepartment Dimension = iota + 1
+	// ByUnit groups by apparatus.unit_id.
 	ByUnit
+	// ByUnitType groups by apparatus.unit_type.
 	ByUnitType
+	// ByStation groups by apparatus.station.
 	ByStation
+	// ByType groups by description.type.
 	ByType
+	// BySubtype groups by description.subtype.
 	BySubtype
+	// ByShift groups by shift (the unit's for unit metrics, else the
+	// incident's).
 	ByShift
+	// ByHour groups by local hour of day, 00–23.
 	ByHour
+	// ByWeekday groups by local day of the week.
 	ByWeekday
+	// ByMonth groups by local calendar month, YYYY-MM.
 	ByMonth
 	numDimensions int = iota + 1
 )
@@ -522,6 +533,9 @@ func (t *table) scanRows(ctx context.Context, f *rfilter, lo, hi int, fn func(b 
 			return fmt.Errorf("analysis query: %w", err)
 		}
 		b := t.inc[bi]
+		if int64(b.maxOpened) < f.from || int64(b.minOpened) >= f.to {
+			continue // no row of the block is in the time range
+		}
 		j0, j1 := max(lo-bi<<blockBits, 0), min(hi-bi<<blockBits, blockSize)
 		start := int(b.unitBase)
 		for j := 0; j < j0; j++ {
@@ -542,10 +556,9 @@ func (t *table) bytes() int64 {
 	n := int64(len(t.inc))*int64(unsafe.Sizeof(incBlock{})) + int64(len(t.units))*int64(unsafe.Sizeof(unitBlock{}))
 	n += int64(len(t.profiles))*(int64(unsafe.Sizeof(profile{}))*2+8) + int64(len(t.kinds))*(int64(unsafe.Sizeof(kind{}))*2+8)
 	n += int64(cap(t.arena))
-	// A map entry costs about its key and value plus a control byte, at
-	// 7/8 load.
-	n += int64(len(t.primary)) * (8 + 4 + 1) * 8 / 7
-	n += int64(len(t.overflow)) * (32 + 4 + 1) * 8 / 7
+	n += int64(len(t.slots)) * 4
+	// Map entries: key and value plus a control byte, at 7/8 load.
+	n += int64(len(t.profileIDs))*(16+4+1)*8/7 + int64(len(t.kindIDs))*(8+4+1)*8/7
 	for _, d := range []*dict{&t.depts, &t.types, &t.subtypes, &t.shifts, &t.unitIDs, &t.stations, &t.utypes, &t.zones} {
 		for _, s := range d.names {
 			n += int64(len(s))*2 + 16 + 4 + 16

@@ -44,29 +44,42 @@ type incBlock struct {
 	// unitBase is the unit row of the block's first incident; an
 	// incident's unit rows follow those of the row before it.
 	unitBase uint32
-	opened   [blockSize]uint32 // event_opened, Unix seconds
-	end      [blockSize]int32  // seconds from opened until no longer open; -1 unknown
-	numOff   [blockSize]uint32 // incident number in the arena
-	dept     [blockSize]uint32
-	kind     [blockSize]uint32 // (type, subtype) pair
-	flags    [blockSize]uint32 // 3 bits per incident metric
-	shift    [blockSize]uint16
-	zone     [blockSize]uint16
-	numLen   [blockSize]uint16
-	month    [blockSize]uint16 // local calendar month, months since 1970-01
-	nUnits   [blockSize]uint16
-	hour     [blockSize]uint8 // local
-	weekday  [blockSize]uint8 // local, Sunday = 0
-	bits     [blockSize]uint8
-	firstArr [blockSize]uint8 // index among the incident's units, noUnit if none
-	firstEng [blockSize]uint8
-	dur      [storedIncidentMetrics][blockSize]int32
+	// minOpened and maxOpened bound the block's opened times, so a scan
+	// with a time range skips blocks outside it.
+	minOpened, maxOpened uint32
+	opened               [blockSize]uint32 // event_opened, Unix seconds
+	end                  [blockSize]int32  // seconds from opened until no longer open; -1 unknown
+	numOff               [blockSize]uint32 // incident number in the arena
+	dept                 [blockSize]uint32
+	kind                 [blockSize]uint32 // (type, subtype) pair
+	flags                [blockSize]uint32 // 3 bits per incident metric
+	shift                [blockSize]uint16
+	zone                 [blockSize]uint16
+	numLen               [blockSize]uint16
+	month                [blockSize]uint16 // local calendar month, months since 1970-01
+	nUnits               [blockSize]uint16
+	hour                 [blockSize]uint8 // local
+	weekday              [blockSize]uint8 // local, Sunday = 0
+	bits                 [blockSize]uint8
+	firstArr             [blockSize]uint8 // index among the incident's units, noUnit if none
+	firstEng             [blockSize]uint8
+	dur                  [storedIncidentMetrics][blockSize]int32
 }
 
 type unitBlock struct {
 	prof  [blockSize]uint32 // (unit, station, unit type, shift) profile
 	flags [blockSize]uint16 // 3 bits per unit metric
 	dur   [numUnitMetrics][blockSize]int32
+}
+
+// widen extends the block's opened bounds to row j.
+func (b *incBlock) widen(j int) {
+	if j == 0 || b.opened[j] < b.minOpened {
+		b.minOpened = b.opened[j]
+	}
+	if j == 0 || b.opened[j] > b.maxOpened {
+		b.maxOpened = b.opened[j]
+	}
 }
 
 // profile is the combination of a unit response's attributes; there are
@@ -126,9 +139,13 @@ type table struct {
 	deadUnit int
 	arena    []byte // incident numbers, back to back
 
-	seed     maphash.Seed
-	primary  map[uint64]uint32         // hash of the id -> incident row
-	overflow map[app.IncidentID]uint32 // ids whose hash collides
+	seed maphash.Seed
+	// slots is the id index: an open-addressing hash table (linear
+	// probing) of live incident rows + 1, 0 meaning empty, at most 3/4
+	// full. Entries are checked against the stored ids, so hash
+	// collisions cost a probe, never a wrong answer.
+	slots []uint32
+	nSlot int // used slots
 
 	depts, types, subtypes, shifts, unitIDs, stations, utypes, zones dict
 	locs                                                             []*time.Location // by zone id
@@ -150,7 +167,7 @@ type table struct {
 
 func newTable(seed maphash.Seed) *table {
 	return &table{
-		seed: seed, primary: map[uint64]uint32{}, overflow: map[app.IncidentID]uint32{},
+		seed: seed, slots: make([]uint32, 1024),
 		depts: newDict(), types: newDict(), subtypes: newDict(), shifts: newDict(),
 		unitIDs: newDict(), stations: newDict(), utypes: newDict(), zones: newDict(),
 		locs: []*time.Location{time.UTC}, minMonth: math.MaxUint16, compactMin: 1 << 14, rowsPerWorker: 1 << 16,
@@ -178,12 +195,24 @@ func (t *table) kindID(k kind) uint32 {
 	return id
 }
 
-func (t *table) hash(id app.IncidentID) uint64 {
+func (t *table) hash(department, number string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(t.seed)
-	h.WriteString(id.Department)
+	h.WriteString(department)
 	h.WriteByte(0)
-	h.WriteString(id.Number)
+	h.WriteString(number)
+	return h.Sum64()
+}
+
+// rowHash returns the hash of incident row r's id.
+func (t *table) rowHash(r uint32) uint64 {
+	b, j := t.incAt(int(r))
+	off := b.numOff[j]
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	h.WriteString(t.depts.name(b.dept[j]))
+	h.WriteByte(0)
+	h.Write(t.arena[off : off+uint32(b.numLen[j])])
 	return h.Sum64()
 }
 
@@ -201,36 +230,82 @@ func (t *table) matches(r uint32, id app.IncidentID) bool {
 	return string(t.arena[off:off+uint32(b.numLen[j])]) == id.Number
 }
 
-// find returns the row of a live incident.
-func (t *table) find(id app.IncidentID) (uint32, bool) {
-	if r, ok := t.primary[t.hash(id)]; ok && t.matches(r, id) {
-		return r, true
+// slotOf returns the index slot holding id, or the empty slot where it
+// would go.
+func (t *table) slotOf(id app.IncidentID) (int, bool) {
+	mask := len(t.slots) - 1
+	for i := int(t.hash(id.Department, id.Number)) & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			return i, false
+		}
+		if t.matches(s-1, id) {
+			return i, true
+		}
 	}
-	r, ok := t.overflow[id]
-	return r, ok
 }
 
-func (t *table) index(id app.IncidentID, row uint32) {
-	h := t.hash(id)
-	if _, taken := t.primary[h]; taken {
-		t.overflow[id] = row
-		return
+// find returns the row of a live incident.
+func (t *table) find(id app.IncidentID) (uint32, bool) {
+	i, ok := t.slotOf(id)
+	if !ok {
+		return 0, false
 	}
-	t.primary[h] = row
+	return t.slots[i] - 1, true
+}
+
+// index adds a live incident row to the id index (the id is not in it).
+func (t *table) index(id app.IncidentID, row uint32) {
+	if (t.nSlot+1)*4 > len(t.slots)*3 {
+		t.growIndex()
+	}
+	i, _ := t.slotOf(id)
+	t.slots[i] = row + 1
+	t.nSlot++
+}
+
+// growIndex doubles the id index, rehashing every entry.
+func (t *table) growIndex() {
+	old := t.slots
+	t.slots = make([]uint32, 2*len(old))
+	mask := len(t.slots) - 1
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := int(t.rowHash(s-1)) & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// unindex empties slot i, moving later entries of its probe run back so
+// that every entry stays reachable from its home slot.
+func (t *table) unindex(i int) {
+	mask := len(t.slots) - 1
+	for j := (i + 1) & mask; t.slots[j] != 0; j = (j + 1) & mask {
+		home := int(t.rowHash(t.slots[j]-1)) & mask
+		// The entry at j may move to i unless its home lies cyclically
+		// in (i, j].
+		if (i <= j && (home <= i || home > j)) || (i > j && home <= i && home > j) {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = 0
+	t.nSlot--
 }
 
 // remove drops an incident (its rows stay until compaction).
 func (t *table) remove(id app.IncidentID) bool {
-	r, ok := t.find(id)
+	i, ok := t.slotOf(id)
 	if !ok {
 		return false
 	}
-	h := t.hash(id)
-	if pr, ok := t.primary[h]; ok && pr == r {
-		delete(t.primary, h)
-	} else {
-		delete(t.overflow, id)
-	}
+	r := t.slots[i] - 1
+	t.unindex(i)
 	b, j := t.incAt(int(r))
 	b.bits[j] &^= bitAlive
 	t.deadInc++
@@ -250,6 +325,7 @@ func (t *table) put(im *IncidentMetrics, loc *time.Location) {
 	b, j := t.incAt(row)
 	opened := im.EventOpened.Unix()
 	b.opened[j] = uint32(min(max(opened, 0), math.MaxUint32))
+	b.widen(j)
 	b.end[j] = -1
 	if im.hasEnd {
 		b.end[j] = int32(min(im.end-opened, math.MaxInt32))
@@ -359,6 +435,7 @@ func (t *table) copyRow(o *table, b *incBlock, j, start int) {
 	t.nInc++
 	nb, nj := t.incAt(row)
 	nb.opened[nj], nb.end[nj], nb.dept[nj], nb.kind[nj], nb.flags[nj] = b.opened[j], b.end[j], b.dept[j], b.kind[j], b.flags[j]
+	nb.widen(nj)
 	nb.shift[nj], nb.zone[nj], nb.month[nj], nb.nUnits[nj] = b.shift[j], b.zone[j], b.month[j], b.nUnits[j]
 	nb.hour[nj], nb.weekday[nj], nb.bits[nj], nb.firstArr[nj], nb.firstEng[nj] = b.hour[j], b.weekday[j], b.bits[j], b.firstArr[j], b.firstEng[j]
 	for k := range nb.dur {

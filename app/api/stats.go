@@ -564,7 +564,10 @@ func wantCSV(c echo.Context, format string) (bool, error) {
 	case "json":
 		return false, nil
 	case "":
-		return strings.Contains(c.Request().Header.Get("Accept"), "text/csv"), nil
+		// CSV when Accept names text/csv before (or without) JSON.
+		accept := c.Request().Header.Get("Accept")
+		i, j := strings.Index(accept, "text/csv"), strings.Index(accept, "application/json")
+		return i >= 0 && (j < 0 || i < j), nil
 	}
 	return false, paramError("format", "must be json or csv")
 }
@@ -666,12 +669,24 @@ func groupMap(dims []string, vals []string) map[string]string {
 	return m
 }
 
+// groupCells returns the group's values in column order, each made
+// safe for spreadsheets (see textCell).
 func groupCells(dims []string, m map[string]string) []string {
 	out := make([]string, len(dims))
 	for i, d := range dims {
-		out[i] = m[d]
+		out[i] = textCell(m[d])
 	}
 	return out
+}
+
+// textCell keeps a spreadsheet from reading free text from the data
+// (types, stations, …) as a formula: a leading = + - @ or control
+// character gets a ' in front (OWASP's advice against CSV injection).
+func textCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func prefixed(prefix string, names []string) []string {

@@ -281,6 +281,22 @@ func TestStatsAPI(t *testing.T) {
 	if total2 != total+2 {
 		t.Fatalf("turnouts %d after upload, want %d", total2, total+2)
 	}
+	// Deleting it takes it out again.
+	req := httptest.NewRequest(http.MethodDelete, "/api/v1/departments/76000/incidents/F01705150050", nil)
+	req.Header.Set("Authorization", "Bearer "+env.token)
+	rec := httptest.NewRecorder()
+	env.srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	var total3 int64
+	for _, r := range decode[api.DurationsResponse](t, env.get(t, url)).Rows {
+		total3 += r.Count
+	}
+	if total3 != total {
+		t.Fatalf("turnouts %d after delete, want %d", total3, total)
+	}
+	env.upload(t, compactJSON(hazmat))
 
 	// Every other aggregate answers JSON and CSV.
 	for _, u := range []string{
@@ -421,5 +437,20 @@ func BenchmarkIncidentMetricsAPI(b *testing.B) {
 		if rec := env.get(b, "/api/v1/departments/76000/incidents/F01705150050/metrics"); rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
+	}
+}
+
+// Free text from the data cannot become a spreadsheet formula, and a
+// client that prefers JSON gets JSON.
+func TestStatsCSVSafety(t *testing.T) {
+	env := newStatsEnv(t, true)
+	env.upload(t, []byte(`{"fire_department":{"fd_id":"1","timezone":"UTC"},"description":{"incident_number":"A1","type":"=HYPERLINK(\"http://x\")","event_opened":"2020-01-01T00:00:00Z"}}`))
+	rows := readCSV(t, env.get(t, "/api/v1/stats/workload/types?group_by=type&format=csv"))
+	if len(rows) != 2 || rows[1][0] != `'=HYPERLINK("http://x")` {
+		t.Fatalf("csv %q", rows)
+	}
+	res := decode[api.CountsResponse](t, env.get(t, "/api/v1/stats/workload/types?group_by=type", "Accept", "application/json, text/csv;q=0.5"))
+	if len(res.Rows) != 1 || res.Rows[0].Group["type"] != `=HYPERLINK("http://x")` {
+		t.Fatalf("json %+v", res.Rows)
 	}
 }
