@@ -88,7 +88,11 @@ func (s *DB) IncidentAt(ctx context.Context, id app.IncidentID, rev uint64) (*ap
 			return err
 		}
 		if cur != nil {
-			if state, err = app.PatchTree(cur.json); err != nil {
+			whole, err := cur.whole()
+			if err != nil {
+				return err
+			}
+			if state, err = app.PatchTree(whole); err != nil {
 				return err
 			}
 		}

@@ -274,7 +274,20 @@ type stored struct {
 	key  []byte
 	inc  *app.Incident
 	rec  incidentRecord
-	json []byte // canonical JSON of inc (with apparatus)
+	json []byte // canonical JSON of inc (with apparatus); see whole
+}
+
+// whole returns the canonical JSON of the stored incident (computed on
+// first use: only writes compare and diff it).
+func (st *stored) whole() ([]byte, error) {
+	if st.json == nil {
+		b, err := codec.Marshal(st.inc)
+		if err != nil {
+			return nil, err
+		}
+		st.json = b
+	}
+	return st.json, nil
 }
 
 // load reads an incident, or returns nil if there is none.
@@ -300,11 +313,7 @@ func (s *DB) load(tx *bolt.Tx, key []byte) (*stored, error) {
 		return nil, err
 	}
 	inc.Apparatus = units
-	whole, err := codec.Marshal(inc)
-	if err != nil {
-		return nil, err
-	}
-	return &stored{key: key, inc: inc, rec: rec, json: whole}, nil
+	return &stored{key: key, inc: inc, rec: rec}, nil
 }
 
 func (s *DB) loadApparatus(tx *bolt.Tx, key []byte) ([]*app.Apparatus, error) {

@@ -92,7 +92,7 @@ func (s *DB) Delete(ctx context.Context, id app.IncidentID, opts app.WriteOption
 		if err := checkIfMatch(old, id, opts.IfMatch); err != nil {
 			return err
 		}
-		oldJSON, err := codec.Marshal(old.inc)
+		oldJSON, err := old.whole()
 		if err != nil {
 			return err
 		}
@@ -250,8 +250,12 @@ func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOpt
 	}
 	// Merge into a fresh copy of the stored document: old.inc must stay
 	// as it was to compute the reverse patch and the stale index entries.
+	oldJSON, err := old.whole()
+	if err != nil {
+		return app.WriteResult{}, err
+	}
 	var merged app.Incident
-	if err := codec.Unmarshal(old.json, &merged); err != nil {
+	if err := codec.Unmarshal(oldJSON, &merged); err != nil {
 		return app.WriteResult{}, err
 	}
 	pj, err := p.whole()
@@ -291,14 +295,18 @@ func (s *DB) create(tx *bolt.Tx, p *prepared, now time.Time, source string) (app
 // the stored one.
 func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte, action byte, now time.Time, source string) (app.WriteResult, error) {
 	id := old.inc.ID()
-	if bytes.Equal(incJSON, old.json) {
+	oldJSON, err := old.whole()
+	if err != nil {
+		return app.WriteResult{}, err
+	}
+	if bytes.Equal(incJSON, oldJSON) {
 		return app.WriteResult{ID: id, Status: app.StatusUnchanged, Revision: old.rec.rev, Modified: old.rec.modified}, nil
 	}
 	newTree, err := app.PatchTree(incJSON)
 	if err != nil {
 		return app.WriteResult{}, err
 	}
-	oldTree, err := app.PatchTree(old.json)
+	oldTree, err := app.PatchTree(oldJSON)
 	if err != nil {
 		return app.WriteResult{}, err
 	}
