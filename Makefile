@@ -7,7 +7,9 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 GO       ?= go
 BENCHTIME ?= 1x
 
-.PHONY: all build run test test-short lint fmt vet bench bench-go clean dict
+.PHONY: all build run test test-short lint fmt vet bench clean dict web
+
+include infra.mk
 
 all: lint test build
 
@@ -37,9 +39,13 @@ vet:
 fmt:
 	gofmt -w .
 
-## bench: the benchmarks behind the README's performance figures
+## bench: the benchmarks behind the README's performance figures (CADBOX_BENCH_DOCS sets the size)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 1 ./store/ ./app/api/ ./app/codec/ | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 1 ./store/ ./search/ ./app/api/ ./app/analysis/ | tee bench.out
+
+## web: rebuild the UI's committed assets (web/dist) from web/src
+web:
+	cd web && npm ci && npm run build
 
 ## dict: retrain the dictionary the store compresses records with (only with a new record format)
 dict:
