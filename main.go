@@ -84,12 +84,25 @@ type config struct {
 	CORSOrigins       []string      `env:"CORS_ORIGINS"`
 	RateLimit         float64       `env:"RATE_LIMIT" envDefault:"50"`
 	RateBurst         int           `env:"RATE_BURST" envDefault:"100"`
+	MinFree           int64         `env:"MIN_FREE" envDefault:"67108864"`
+	MetricsAllow      []string      `env:"METRICS_ALLOW"`
 }
 
 // trustedNets parses CADBOX_TRUSTED_PROXIES.
 func (c config) trustedNets() ([]*net.IPNet, error) {
+	return parseNets("CADBOX_TRUSTED_PROXIES", c.TrustedProxies)
+}
+
+// metricsNets parses CADBOX_METRICS_ALLOW.
+func (c config) metricsNets() ([]*net.IPNet, error) {
+	return parseNets("CADBOX_METRICS_ALLOW", c.MetricsAllow)
+}
+
+// parseNets parses a list of addresses and CIDR ranges (an address is a
+// range of one).
+func parseNets(name string, list []string) ([]*net.IPNet, error) {
 	var out []*net.IPNet
-	for _, s := range c.TrustedProxies {
+	for _, s := range list {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
@@ -103,7 +116,7 @@ func (c config) trustedNets() ([]*net.IPNet, error) {
 		}
 		_, n, err := net.ParseCIDR(s)
 		if err != nil {
-			return nil, fmt.Errorf("CADBOX_TRUSTED_PROXIES: %q is not an address or CIDR range", s)
+			return nil, fmt.Errorf("%s: %q is not an address or CIDR range", name, s)
 		}
 		out = append(out, n)
 	}
@@ -139,7 +152,13 @@ func (c config) validate() error {
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		errs = append(errs, errors.New("CADBOX_RATE_LIMIT and CADBOX_RATE_BURST must not be negative"))
 	}
+	if c.MinFree < 0 {
+		errs = append(errs, errors.New("CADBOX_MIN_FREE must not be negative (0 turns the free-space reserve off)"))
+	}
 	if _, err := c.trustedNets(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.metricsNets(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -235,7 +254,7 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready chan<- string) error {
 	log := newLogger(cfg, stderr)
 	dbPath := filepath.Join(cfg.DataDir, "cadbox.db")
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := store.Open(dbPath, store.Options{MinFree: cfg.MinFree})
 	if err != nil {
 		return err
 	}
@@ -277,12 +296,15 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready chan
 	if err := ensureAdminKey(ctx, db, cfg, stdout, log); err != nil {
 		return err
 	}
-	trusted, _ := cfg.trustedNets() // validated with the config
+	trusted, _ := cfg.trustedNets()      // validated with the config
+	metricsAllow, _ := cfg.metricsNets() // likewise
 	srv, err := api.NewServer(api.Deps{
 		Store: svc, Search: ix, Analysis: eng, Keys: db, Backup: db.Backup, Log: log, Docs: openapi.DocsHandler("/docs/", "/openapi.json"),
-		UI: web.Handler(),
+		UI:     web.Handler(),
+		Gauges: api.Gauges{StoreSeq: db.LastSeq, IndexedSeq: ix.Applied, StoreBytes: db.Size, IndexBytes: ix.Size, Incidents: ix.DocCount},
 	}, api.Config{BodyLimit: cfg.BodyLimit, DocumentLimit: cfg.DocumentLimit, BatchSize: cfg.BatchSize, Version: version,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, TrustedProxies: trusted, CORSOrigins: cfg.CORSOrigins})
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, TrustedProxies: trusted, CORSOrigins: cfg.CORSOrigins,
+		MetricsAllow: metricsAllow})
 	if err != nil {
 		return err
 	}

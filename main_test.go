@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,6 +33,7 @@ func TestConfig(t *testing.T) {
 		{"CADBOX_ADDR": "8080"},
 		{"CADBOX_LOG_LEVEL": "LOUD"},
 		{"CADBOX_DOCUMENT_LIMIT": "1"},
+		{"CADBOX_METRICS_ALLOW": "10.0.0.0/33"},
 	}
 	for _, environ := range bad {
 		_, err := loadConfig(environ)
@@ -54,37 +58,10 @@ func TestUnknownCommand(t *testing.T) {
 // an incident, imports a directory with the import subcommand, and shuts
 // down on cancel.
 func TestServeEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
 	const token = "cbx_e2e-admin-token-0123456789abcdefghijkl"
-	cfg, err := loadConfig(map[string]string{"CADBOX_ADDR": "127.0.0.1:0", "CADBOX_DATA_DIR": dir, "CADBOX_ADMIN_TOKEN": token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, io.Discard, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	base := "http://" + addr
-	waitReady(t, base)
-
-	body, err := os.ReadFile("app/api/testdata/example_incident.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := authed("POST", base+"/api/v1/incidents", token, "application/json", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST: %d", resp.StatusCode)
-	}
+	srv := startServe(t, map[string]string{"CADBOX_DATA_DIR": t.TempDir(), "CADBOX_ADMIN_TOKEN": token})
+	base, ctx := srv.base, srv.ctx
+	body := postExample(t, base, token)
 	for _, path := range []string{"/api/v1/departments/76000/incidents/F01705150050", "/openapi.json", "/docs/", "/healthz"} {
 		resp, err := authed("GET", base+path, token, "", nil)
 		if err != nil {
@@ -117,7 +94,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := run(ctx, []string{"import", "-quiet", "-server", base, "-token", token, imp}, map[string]string{}, &out, io.Discard); err != nil {
 		t.Fatalf("import: %v\n%s", err, out.String())
 	}
-	resp, err = authed("GET", base+"/api/v1/departments/76000/incidents/IMP2", token, "", nil)
+	resp, err := authed("GET", base+"/api/v1/departments/76000/incidents/IMP2", token, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,15 +103,82 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("imported incident: %d", resp.StatusCode)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no shutdown")
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// servedApp is the real server, run in-process by startServe.
+type servedApp struct {
+	base string
+	ctx  context.Context
+	stop func() error // cancels serve and waits for its shutdown
+}
+
+// startServe runs `serve` in-process on a free loopback port with the
+// given environment and returns once /readyz is 200. The server stops
+// when the test ends (or earlier, by stop).
+func startServe(t *testing.T, environ map[string]string) *servedApp {
+	t.Helper()
+	environ = maps.Clone(environ)
+	environ["CADBOX_ADDR"] = "127.0.0.1:0"
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, io.Discard, ready) }()
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					stopErr = fmt.Errorf("serve: %w", err)
+				}
+			case <-time.After(30 * time.Second):
+				stopErr = errors.New("no shutdown within 30 s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		base := "http://" + addr
+		waitReady(t, base)
+		return &servedApp{base: base, ctx: ctx, stop: stop}
+	case err := <-done:
+		t.Fatal(err)
+		return nil
+	}
+}
+
+// postExample uploads the example incident (F01705150050) and returns
+// its bytes.
+func postExample(t *testing.T, base, token string) []byte {
+	t.Helper()
+	body, err := os.ReadFile("app/api/testdata/example_incident.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := authed("POST", base+"/api/v1/incidents", token, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	return body
 }
 
 func authed(method, url, token, ctype string, body []byte) (*http.Response, error) {

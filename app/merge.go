@@ -147,8 +147,9 @@ func mergeTree(old, upd any) any {
 }
 
 // canonicalRaw rewrites a verbatim object or array with sorted member
-// names and no insignificant space (numbers keep their text), so that
-// equal values have equal bytes and an identical resend changes nothing.
+// names, no insignificant space and no null members in its objects
+// (numbers keep their text), so that equal values have equal bytes and an
+// identical resend changes nothing.
 func canonicalRaw(raw json.RawMessage) (json.RawMessage, bool) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
@@ -158,11 +159,31 @@ func canonicalRaw(raw json.RawMessage) (json.RawMessage, bool) {
 	if err != nil {
 		return nil, false
 	}
+	dropNullMembers(v)
 	c, err := json.Marshal(v)
 	if err != nil || bytes.Equal(c, raw) {
 		return nil, false
 	}
 	return c, true
+}
+
+// dropNullMembers removes the null members of an object and of the
+// objects nested in it. Null means "no value"; kept, it would read as
+// "remove" in a revision's merge patch and the revision would come back
+// without the member. Arrays are kept as sent: merge patches replace
+// them whole.
+func dropNullMembers(v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	for k, e := range m {
+		if e == nil {
+			delete(m, k)
+			continue
+		}
+		dropNullMembers(e)
+	}
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -82,6 +82,10 @@ func (inc *Incident) ValidateWith(knownZone func(string) bool) error {
 	if a := inc.Address; a != nil {
 		v.coords("/address", a.Latitude, a.Longitude)
 	}
+	if _, ok := inc.Extra[orderKey]; ok {
+		// Revisions keep the apparatus order under this name.
+		v.add("/"+escapePointer(orderKey), "is a reserved member name")
+	}
 	seen := make(map[string]int, len(inc.Apparatus))
 	for i, u := range inc.Apparatus {
 		p := "/apparatus/" + strconv.Itoa(i)

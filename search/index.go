@@ -45,6 +45,11 @@ type Index struct {
 	err        error         // last apply error, cleared by a success
 	rebuilding bool          // a rebuild from the store is under way
 	progress   [2]int        // rebuild: incidents done, total
+	// caughtUp is set once the index has been seen current with the
+	// store (since Open); progressed is when it last was, or when an
+	// apply last succeeded.
+	caughtUp   bool
+	progressed time.Time
 
 	kick chan struct{}
 	done chan struct{}
@@ -342,14 +347,29 @@ func (ix *Index) Ready(ctx context.Context) error {
 	if lerr != nil {
 		return lerr
 	}
-	if lag := app.Lag(ix.Applied(), last); lag != nil {
-		if err != nil {
-			return fmt.Errorf("%w; last error: %w", lag, err)
-		}
-		return lag
+	ix.mu.Lock()
+	applied, caughtUp, progressed := ix.applied, ix.caughtUp, ix.progressed
+	ix.mu.Unlock()
+	lag := app.Lag(applied, last)
+	switch {
+	case lag == nil:
+		ix.mu.Lock()
+		ix.caughtUp, ix.progressed = true, time.Now()
+		ix.mu.Unlock()
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w; last error: %w", lag, err)
+	case caughtUp && time.Since(progressed) < readyStall:
+		// Writes in flight: the index is a few changes behind while it
+		// works through them. That is a busy server, not an unready one.
+		return nil
 	}
-	return nil
+	return lag
 }
+
+// readyStall is how long, after its first catch-up, the index may be
+// behind the store without applying anything before Ready fails.
+const readyStall = 30 * time.Second
 
 // available returns an error while searches cannot be answered.
 func (ix *Index) available() error {
@@ -377,6 +397,14 @@ func (ix *Index) run(ctx context.Context) {
 		}
 		for {
 			n, err := ix.applyOnce(ctx)
+			if err == nil {
+				ix.mu.Lock()
+				ix.progressed = time.Now()
+				if n == 0 {
+					ix.caughtUp = true
+				}
+				ix.mu.Unlock()
+			}
 			if err != nil {
 				ix.mu.Lock()
 				ix.err = err
@@ -391,8 +419,16 @@ func (ix *Index) run(ctx context.Context) {
 	}
 }
 
-// applyOnce applies the next changes; it returns how many.
-func (ix *Index) applyOnce(ctx context.Context) (int, error) {
+// applyOnce applies the next changes; it returns how many. A panic in
+// the index library (seen after it failed to persist a segment on a full
+// disk) becomes an error: the server keeps serving from the store, and
+// /readyz reports the index as failing.
+func (ix *Index) applyOnce(ctx context.Context) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, fmt.Errorf("search index: panic applying changes: %v", p)
+		}
+	}()
 	ix.mu.Lock()
 	after := ix.applied
 	ix.mu.Unlock()

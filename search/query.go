@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp/syntax"
 	"strconv"
 	"strings"
+	"time"
 
 	"cadbox/app"
 
@@ -145,11 +148,17 @@ func buildQuery(req app.SearchRequest) (query.Query, error) {
 	term(fieldSubtype, req.Subtype)
 	term(fieldUnit, req.UnitID)
 	term(fieldStation, req.Station)
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"from", req.From}, {"to", req.To}} {
+		if !t.at.IsZero() && (t.at.Before(query.MinRFC3339CompatibleTime) || t.at.After(query.MaxRFC3339CompatibleTime)) {
+			return nil, app.Invalid("A time filter is out of range.", app.FieldError{Pointer: "/" + t.name,
+				Message: "must be between " + query.MinRFC3339CompatibleTime.Format(time.RFC3339) + " and " + query.MaxRFC3339CompatibleTime.Format(time.RFC3339)})
+		}
+	}
 	if !req.From.IsZero() || !req.To.IsZero() {
-		incl, excl := true, false
-		dr := bleve.NewDateRangeInclusiveQuery(req.From, req.To, &incl, &excl)
-		dr.SetField(fieldOpened)
-		must = append(must, dr)
+		must = append(must, openedRange(req.From, req.To))
 	}
 	if b := req.BBox; b != nil {
 		g := bleve.NewGeoBoundingBoxQuery(b.MinLon, b.MaxLat, b.MaxLon, b.MinLat)
@@ -168,6 +177,23 @@ func buildQuery(req app.SearchRequest) (query.Query, error) {
 		return must[0], nil
 	}
 	return bleve.NewConjunctionQuery(must...), nil
+}
+
+// openedRange matches event_opened in [from, to); a zero time is an open
+// end. bleve splits a numeric range into prefix terms and, for a range
+// that crosses zero with ends close to it (a few weeks either side of
+// 1970-01-01 in nanoseconds), walks an astronomical number of terms
+// without ever checking the context, so such a range is searched as its
+// part before the epoch or its part from the epoch on.
+func openedRange(from, to time.Time) query.Query {
+	epoch := time.Unix(0, 0)
+	if !from.IsZero() && !to.IsZero() && from.Before(epoch) && to.After(epoch) {
+		return bleve.NewDisjunctionQuery(openedRange(from, epoch), openedRange(epoch, to))
+	}
+	incl, excl := true, false
+	dr := bleve.NewDateRangeInclusiveQuery(from, to, &incl, &excl)
+	dr.SetField(fieldOpened)
+	return dr
 }
 
 // keywordFields are matched exactly, case included.
@@ -225,12 +251,18 @@ func cleanParseError(err error) string {
 // are the client's (422), anything else is internal.
 func searchError(err error) error {
 	msg := err.Error()
-	for _, client := range []string{"search after", "invalid", "parse", "unknown field", "syntax"} {
-		if strings.Contains(strings.ToLower(msg), client) {
-			return &app.Error{Code: app.EINVALID, Message: "The search request is not valid: " + msg, Err: err}
-		}
+	var rerr *syntax.Error
+	client := errors.As(err, &rerr) // a /regexp/ in the query
+	for _, s := range []string{"search after", "invalid", "parse", "parsing", "unknown field", "syntax"} {
+		client = client || strings.Contains(strings.ToLower(msg), s)
 	}
-	return fmt.Errorf("search: %w", err)
+	if !client {
+		return fmt.Errorf("search: %w", err)
+	}
+	// The filters are checked before searching: what bleve refuses is
+	// in the query.
+	return &app.Error{Code: app.EINVALID, Message: "The search request is not valid: " + msg,
+		Fields: []app.FieldError{{Pointer: "/q", Message: "is not a query this index can run: " + msg}}, Err: err}
 }
 
 func encodeCursor(sort []string) string {

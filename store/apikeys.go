@@ -25,7 +25,7 @@ func (s *DB) CreateKey(ctx context.Context, k app.APIKey) error {
 	if len(k.Hash) == 0 || k.ID == "" || !k.Role.Valid() {
 		return app.Errorf(app.EINVALID, "The key needs an id, a token hash and a valid role.")
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.updateReserve(ctx, func(tx *bolt.Tx) error {
 		keys, hashes := bucket(tx, bucketKeys), bucket(tx, bucketKeyHashes)
 		if keys.Get([]byte(k.ID)) != nil || hashes.Get(k.Hash) != nil {
 			return app.Errorf(app.ECONFLICT, "A key with this id or token exists already.")
@@ -84,7 +84,7 @@ func (s *DB) KeyByHash(ctx context.Context, hash []byte) (app.APIKey, error) {
 // RevokeKey marks a key revoked; it stays listed.
 func (s *DB) RevokeKey(ctx context.Context, id string, at time.Time) (app.APIKey, error) {
 	var k app.APIKey
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.updateReserve(ctx, func(tx *bolt.Tx) error {
 		keys := bucket(tx, bucketKeys)
 		v := keys.Get([]byte(id))
 		if v == nil {

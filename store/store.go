@@ -71,6 +71,9 @@ type DB struct {
 	reqs chan commitReq
 	done chan struct{}
 	once sync.Once
+	// minFree and dir: see Options.MinFree.
+	minFree int64
+	dir     string
 }
 
 var _ app.IncidentStore = (*DB)(nil)
@@ -83,6 +86,11 @@ type Options struct {
 	// NoSync skips fsync on commit. Only for benchmarks that measure
 	// everything else; never in production.
 	NoSync bool
+	// MinFree is the space, in bytes, writes leave free on the store's
+	// volume: while less is free every write is refused with EFULL, so
+	// neither the store nor the search index beside it meets a full
+	// volume (the index cannot survive one). 0 turns the check off.
+	MinFree int64
 }
 
 // Open opens (creating if needed) the store at path. A second process
@@ -121,7 +129,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, err
 	}
-	s := &DB{db: bdb, zc: zc, now: time.Now, reqs: make(chan commitReq), done: make(chan struct{})}
+	s := &DB{db: bdb, zc: zc, now: time.Now, reqs: make(chan commitReq), done: make(chan struct{}), minFree: opts.MinFree, dir: filepath.Dir(path)}
 	if opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -186,6 +194,8 @@ func (s *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 type commitReq struct {
 	fn   func(*bolt.Tx) error
 	errc chan error
+	// reserve: the write may use the free-space reserve (Options.MinFree).
+	reserve bool
 }
 
 // maxGroup bounds how many queued writes share one transaction.
@@ -212,6 +222,20 @@ func (s *DB) committer() {
 				break drain
 			}
 		}
+		if err := s.checkFree(); err != nil {
+			kept := group[:0]
+			for _, r := range group {
+				if r.reserve {
+					kept = append(kept, r)
+					continue
+				}
+				r.errc <- err
+			}
+			if len(kept) == 0 {
+				continue
+			}
+			group = kept
+		}
 		var failed *commitReq
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i := range group {
@@ -234,12 +258,36 @@ func (s *DB) committer() {
 	}
 }
 
+// checkFree refuses a write while the volume has less than minFree bytes
+// free. A volume whose free space cannot be read is not checked.
+func (s *DB) checkFree() error {
+	if s.minFree <= 0 {
+		return nil
+	}
+	free, err := freeSpace(s.dir)
+	if err != nil || free >= s.minFree {
+		return nil
+	}
+	return app.Errorf(app.EFULL, "The data volume is nearly full (%d MiB free, %d MiB kept in reserve); the write was not stored. Free space or grow the volume.",
+		free>>20, s.minFree>>20)
+}
+
 // update runs fn in a write transaction and returns once it is committed.
 func (s *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return s.commit(ctx, fn, false)
+}
+
+// updateReserve is update for the few bytes of key management, which may
+// use the free-space reserve: revoking a key must not wait for space.
+func (s *DB) updateReserve(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return s.commit(ctx, fn, true)
+}
+
+func (s *DB) commit(ctx context.Context, fn func(*bolt.Tx) error, reserve bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := commitReq{fn: fn, errc: make(chan error, 1)}
+	req := commitReq{fn: fn, errc: make(chan error, 1), reserve: reserve}
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():

@@ -26,11 +26,14 @@ const (
 	accessReader
 	accessWriter
 	accessAdmin
+	// accessReaderOrAllowed is a reader key, or no key from an address
+	// in Config.MetricsAllow (a Prometheus server): GET /metrics.
+	accessReaderOrAllowed
 )
 
 func (a access) role() app.Role {
 	switch a {
-	case accessReader:
+	case accessReader, accessReaderOrAllowed:
 		return app.RoleReader
 	case accessWriter:
 		return app.RoleWriter
@@ -59,6 +62,9 @@ func (s *Server) authorize(a access, next echo.HandlerFunc) echo.HandlerFunc {
 	}
 	need := a.role()
 	return func(c echo.Context) error {
+		if a == accessReaderOrAllowed && s.allowedWithoutKey(c) {
+			return next(c)
+		}
 		req := c.Request()
 		token := app.ParseBearer(req.Header.Get(echo.HeaderAuthorization))
 		fail := func(reason string, err error) error {
@@ -94,6 +100,7 @@ func (s *Server) authorize(a access, next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if s.limiter != nil {
 			if ok, _ := s.limiter.Allow(k.ID); !ok {
+				s.metrics.rateLimited.Inc()
 				wait := int(math.Ceil(1 / math.Max(float64(s.cfg.RateLimit), 0.001)))
 				c.Response().Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
 				return app.Errorf(app.ERATELIMITED, "Too many requests for this key; slow down (limit %g/s, burst %d).", s.cfg.RateLimit, s.cfg.RateBurst)

@@ -179,6 +179,7 @@ func (s *Server) handleIngest(c echo.Context) error {
 			return bodyError(err)
 		}
 		if int64(len(b)) > s.cfg.DocumentLimit {
+			s.metrics.ingestedOne(app.StatusFailed)
 			return app.Errorf(app.ETOOLARGE, "The document is larger than the limit of %d bytes (CADBOX_DOCUMENT_LIMIT).", s.cfg.DocumentLimit)
 		}
 		return s.ingestOne(c, b, opts)
@@ -229,18 +230,28 @@ func firstByte(br *bufio.Reader) (byte, error) {
 }
 
 func (s *Server) ingestOne(c echo.Context, b []byte, opts app.WriteOptions) error {
-	inc, err := s.decodeOne(b)
+	res, err := s.upsertOne(c, b, opts)
 	if err != nil {
+		s.metrics.ingestedOne(app.StatusFailed)
 		return err
 	}
+	s.metrics.ingestedOne(res.Status)
+	return s.writeResult(c, res)
+}
+
+func (s *Server) upsertOne(c echo.Context, b []byte, opts app.WriteOptions) (app.WriteResult, error) {
+	inc, err := s.decodeOne(b)
+	if err != nil {
+		return app.WriteResult{}, err
+	}
 	if err := mayWrite(c, inc); err != nil {
-		return err
+		return app.WriteResult{}, err
 	}
 	res, err := s.store.Upsert(c.Request().Context(), []*app.Incident{inc}, opts)
 	if err != nil {
-		return err
+		return app.WriteResult{}, err
 	}
-	return s.writeResult(c, res[0])
+	return res[0], nil
 }
 
 func (s *Server) ingestMultipart(c echo.Context, opts app.WriteOptions) error {
@@ -349,33 +360,53 @@ func readLine(br *bufio.Reader, limit int64) (line []byte, tooLong bool, err err
 		chunk, err := br.ReadSlice('\n')
 		if !tooLong {
 			buf = append(buf, chunk...)
-			if int64(len(buf)) > limit+1 {
+			if int64(len(buf)) > limit+2 { // room for "\r\n"
 				tooLong, buf = true, nil
 			}
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		return bytes.TrimRight(buf, "\r\n"), tooLong, err
+		line = bytes.TrimRight(buf, "\r\n")
+		if int64(len(line)) > limit { // the last line has no newline
+			return nil, true, err
+		}
+		return line, tooLong, err
 	}
 }
 
 // readArray emits each element of a JSON array. A syntax error ends the
 // array (nothing after it can be located); it is reported as one failed
-// record.
+// record, and so is anything but white space after the array. An element
+// far over the limit ends the array too: it is not read into memory.
 func readArray(r io.Reader, file string, limit int64, emit func(record) error) error {
-	dec := jsontext.NewDecoder(r)
-	if _, err := dec.ReadToken(); err != nil {
-		return emit(record{file: file, err: codec.Error(err)})
+	ahead := &aheadLimiter{r: r, max: 3*limit + 64<<10}
+	dec := jsontext.NewDecoder(ahead)
+	ahead.dec = dec
+	fail := func(index int, err error) error {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return err // the body is over its limit: 413
+		case errors.Is(err, errAhead):
+			err = app.Errorf(app.ETOOLARGE, "The document is larger than the limit of %d bytes.", limit)
+		default:
+			err = codec.Error(err)
+		}
+		return emit(record{index: index, file: file, err: err})
 	}
-	for index := 0; dec.PeekKind() != ']'; index++ {
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(0, err)
+	}
+	index := 0
+	for ; dec.PeekKind() != ']'; index++ {
 		if dec.PeekKind() == 0 {
 			_, err := dec.ReadValue()
-			return emit(record{index: index, file: file, err: codec.Error(err)})
+			return fail(index, err)
 		}
 		v, err := dec.ReadValue()
 		if err != nil {
-			return emit(record{index: index, file: file, err: codec.Error(err)})
+			return fail(index, err)
 		}
 		rec := record{index: index, file: file, data: bytes.Clone(v)}
 		if int64(len(v)) > limit {
@@ -386,9 +417,38 @@ func readArray(r io.Reader, file string, limit int64, emit func(record) error) e
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return emit(record{file: file, err: codec.Error(err)})
+		return fail(index, err)
 	}
-	return nil
+	switch _, err := dec.ReadToken(); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fail(index, err)
+	}
+	return emit(record{index: index, file: file, err: &app.Error{Code: app.EMALFORMED,
+		Message: fmt.Sprintf("The body continues after the array (at byte %d); send one array.", dec.InputOffset())}})
+}
+
+// errAhead is returned by aheadLimiter.
+var errAhead = errors.New("array element over the document limit")
+
+// aheadLimiter stops a JSON decoder from holding more than max bytes it
+// has not consumed yet, so one huge array element fails early instead of
+// being buffered whole.
+type aheadLimiter struct {
+	r    io.Reader
+	dec  *jsontext.Decoder
+	read int64
+	max  int64
+}
+
+func (a *aheadLimiter) Read(p []byte) (int, error) {
+	if a.read-a.dec.InputOffset() > a.max {
+		return 0, errAhead
+	}
+	n, err := a.r.Read(p)
+	a.read += int64(n)
+	return n, err
 }
 
 // ingestBulk decodes records in parallel and commits them in order, in
@@ -396,6 +456,8 @@ func readArray(r io.Reader, file string, limit int64, emit func(record) error) e
 func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emit func(record) error) error) error {
 	ctx := c.Request().Context()
 	var out BulkResponse
+	// Counted as the response reports them, whichever way it ends.
+	defer func() { s.metrics.ingested(out.Created, out.Updated, out.Unchanged, out.Failed) }()
 	fail := func(r record, err error) {
 		out.Failed++
 		if len(out.Failures) >= maxFailures {
@@ -423,7 +485,7 @@ func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emi
 				return err
 			}
 			batch = append(batch, r)
-			if len(batch) >= s.cfg.BatchSize && !opts.Atomic {
+			if len(batch) >= s.cfg.BatchSize {
 				flush()
 			}
 			return nil
@@ -435,6 +497,31 @@ func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emi
 	var lastSeq uint64
 	bopts := opts
 	bopts.DeferFollow = true
+	commit := func(docs []*app.Incident, valid []record) {
+		res, err := s.store.Upsert(ctx, docs, bopts)
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for i, r := range res {
+			lastSeq = max(lastSeq, r.Seq)
+			switch r.Status {
+			case app.StatusCreated:
+				out.Created++
+			case app.StatusUpdated:
+				out.Updated++
+			case app.StatusUnchanged:
+				out.Unchanged++
+			default:
+				fail(valid[i], r.Err)
+			}
+		}
+	}
+	// An atomic upload is committed in one call once the whole body is
+	// read and valid; after its first failure nothing more is kept, so
+	// a body of many bad records costs no more memory than a batch.
+	var atomicDocs []*app.Incident
+	var atomicValid []record
 	for batch := range batches {
 		if commitErr != nil {
 			continue // drain so the reader can finish
@@ -452,36 +539,24 @@ func (s *Server) ingestBulk(c echo.Context, opts app.WriteOptions, read func(emi
 			docs = append(docs, r.inc)
 			valid = append(valid, r)
 		}
-		if opts.Atomic && out.Failed > 0 {
-			continue
+		switch {
+		case opts.Atomic && out.Failed > 0:
+			atomicDocs, atomicValid = nil, nil
+		case opts.Atomic:
+			atomicDocs, atomicValid = append(atomicDocs, docs...), append(atomicValid, valid...)
+		case len(docs) > 0:
+			commit(docs, valid)
 		}
-		if len(docs) == 0 {
-			continue
-		}
-		res, err := s.store.Upsert(ctx, docs, bopts)
-		if err != nil {
-			commitErr = err
-			continue
-		}
-		for i, r := range res {
-			lastSeq = max(lastSeq, r.Seq)
-			switch r.Status {
-			case app.StatusCreated:
-				out.Created++
-			case app.StatusUpdated:
-				out.Updated++
-			case app.StatusUnchanged:
-				out.Unchanged++
-			default:
-				fail(valid[i], r.Err)
-			}
-		}
+	}
+	readFailure := <-readErr
+	if opts.Atomic && readFailure == nil && commitErr == nil && out.Failed == 0 && len(atomicDocs) > 0 {
+		commit(atomicDocs, atomicValid)
 	}
 	// Answer only once everything stored is searchable too.
 	if sy, ok := s.store.(interface{ Sync(context.Context, uint64) }); ok {
 		sy.Sync(ctx, lastSeq)
 	}
-	if err := <-readErr; err != nil && commitErr == nil {
+	if err := readFailure; err != nil && commitErr == nil {
 		if opts.Atomic || app.ErrorCode(err) == app.EINTERNAL || errors.Is(err, context.Canceled) {
 			return err
 		}

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"cadbox/app"
 
@@ -86,7 +88,23 @@ func problemFor(err error) Problem {
 		Status: status,
 		Detail: app.ErrorMessage(err),
 		Errors: app.ErrorFields(err),
+	}.validUTF8()
+}
+
+// validUTF8 replaces invalid UTF-8 in the members that can quote a
+// client (a path, an id, a member name): JSON cannot carry it, and the
+// problem would break off after its status was sent.
+func (p Problem) validUTF8() Problem {
+	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	p.Detail, p.Instance = fix(p.Detail), fix(p.Instance)
+	if p.Errors != nil {
+		errs := make([]app.FieldError, len(p.Errors))
+		for i, e := range p.Errors {
+			errs[i] = app.FieldError{Pointer: fix(e.Pointer), Message: fix(e.Message)}
+		}
+		p.Errors = errs
 	}
+	return p
 }
 
 func problemType(code app.Code) string { return "urn:cadbox:problem:" + string(code) }
@@ -107,13 +125,26 @@ func slugOf(status int) string {
 // errorHandler is Echo's HTTPErrorHandler: every error of every route,
 // Echo's own 404/405/413 and recovered panics included, leaves as
 // application/problem+json.
+// statusClientClosed records a request its client abandoned.
+const statusClientClosed = 499
+
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away (closed the connection mid-upload): not a
+		// server failure. Logged and counted as 499, as proxies do; what
+		// was committed before stays committed.
+		s.log.InfoContext(c.Request().Context(), "client closed the request", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", c.Request().Method), slog.String("path", c.Request().URL.Path))
+		c.Response().WriteHeader(statusClientClosed)
 		return
 	}
 	p := problemFor(err)
 	p.Instance = c.Request().URL.Path
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	p = p.validUTF8()
 	if p.Status >= 500 {
 		s.log.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", p.RequestID),
 			slog.String("method", c.Request().Method), slog.String("path", p.Instance), slog.Any("error", err))

@@ -41,6 +41,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API from
 	// other sites; empty disables CORS.
 	CORSOrigins []string
+	// MetricsAllow are the networks that may read GET /metrics without
+	// a key (a Prometheus server); anyone else needs a reader key.
+	MetricsAllow []*net.IPNet
 }
 
 // ReadyFunc reports whether a dependency is ready to serve.
@@ -63,6 +66,7 @@ type Server struct {
 	keys     app.KeyStore
 	limiter  middleware.RateLimiterStore
 	now      func() time.Time
+	metrics  *metrics
 	// extraOpen are the open routes registered outside the route table.
 	extraOpen [][2]string
 }
@@ -96,11 +100,17 @@ type Deps struct {
 	// Analysis answers the /api/v1/stats routes and incident metrics
 	// (nil: stats answer 503; incident metrics use the defaults).
 	Analysis *analysis.Engine
+	// Gauges are read when GET /metrics is scraped.
+	Gauges Gauges
 }
 
 // NewServer builds the API. The store's Ping is a readiness check;
 // AddReadyCheck adds more.
-func NewServer(deps Deps, cfg Config) (*Server, error) {
+func NewServer(deps Deps, cfg Config) (*Server, error) { return newServer(deps, cfg, true) }
+
+// newServer builds the API; without observe, requests are not counted
+// (to measure what counting costs).
+func newServer(deps Deps, cfg Config, observe bool) (*Server, error) {
 	store, log, docs := deps.Store, deps.Log, deps.Docs
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -120,13 +130,31 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	s := &Server{echo: echo.New(), store: store, backup: deps.Backup, search: deps.Search, log: log, cfg: cfg,
 		dec: codec.NewDecoder(), keys: deps.Keys, limiter: newLimiter(cfg), now: time.Now, analysis: deps.Analysis}
 	s.ready = append(s.ready, namedCheck{"store", store.Ping})
+	m, err := newMetrics(cfg.Version, deps.Gauges, log)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	s.metrics = m
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		// A client's request id is kept only when it is short and plain.
+		return func(c echo.Context) error {
+			h := c.Request().Header
+			if id := h.Get(echo.HeaderXRequestID); id != "" && !validRequestID(id) {
+				h.Del(echo.HeaderXRequestID)
+			}
+			return next(c)
+		}
+	})
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: newRequestID,
 	}))
+	if observe {
+		e.Use(s.observe)
+	}
 	e.Use(s.accessLog)
 	e.Use(s.securityHeaders)
 	if len(cfg.CORSOrigins) > 0 {
@@ -146,7 +174,7 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 			return err
 		},
 	}))
-	s.routes = s.routeTable()
+	s.routes = append(s.routeTable(), s.metricsRoutes()...)
 	s.decoders = newDecoders(s.routes)
 	for _, r := range s.routes {
 		if r.access == accessUndecided {
@@ -176,6 +204,7 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	} else {
 		s.open(http.MethodGet, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
 	}
+	s.metrics.setRoutes(e.Routes())
 	return s, nil
 }
 
@@ -184,6 +213,9 @@ type Decision struct {
 	Method, Path, ID string
 	// Access is open, reader, writer or admin.
 	Access string
+	// AllowList is true when the route also answers, without a key,
+	// requests from the addresses in Config.MetricsAllow.
+	AllowList bool
 }
 
 // Decisions lists the access decision of every route the server has,
@@ -191,7 +223,8 @@ type Decision struct {
 func (s *Server) Decisions() []Decision {
 	var out []Decision
 	for _, r := range s.routes {
-		out = append(out, Decision{Method: r.method, Path: r.path, ID: r.id, Access: r.access.String()})
+		out = append(out, Decision{Method: r.method, Path: r.path, ID: r.id, Access: r.access.String(),
+			AllowList: r.access == accessReaderOrAllowed})
 	}
 	for _, r := range s.extraOpen {
 		out = append(out, Decision{Method: r[0], Path: r[1], ID: r[1], Access: accessOpen.String()})
