@@ -71,9 +71,9 @@ soak-load:
 web:
 	cd web && npm ci && npm run build
 
-## dict: retrain the dictionary the store compresses records with (only with a new record format)
+## dict: retrain the dictionaries the store compresses records with (only with a new record format)
 dict:
-	$(GO) run ./store/internal/mkdict -o store/records.dict
+	$(GO) run ./store/internal/mkdict -dir store
 
 clean:
 	rm -rf bin bench.out

@@ -239,7 +239,8 @@ type Change struct {
 type ChangeLog interface {
 	// Changes returns up to limit changes with Seq > after, oldest first.
 	// An incident written several times in the range appears once, at its
-	// last Seq, with its current content.
+	// last Seq, with its content as of that Seq or newer. The Incident is
+	// shared with other readers and must not be modified.
 	Changes(ctx context.Context, after uint64, limit int) ([]Change, error)
 	// LastSeq returns the sequence number of the newest write.
 	LastSeq(ctx context.Context) (uint64, error)

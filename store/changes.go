@@ -23,7 +23,9 @@ func (s *DB) LastSeq(ctx context.Context) (uint64, error) {
 }
 
 // Changes returns the changes after a sequence number, each incident
-// once, with its current content.
+// once, with its content as of its last change in the range. The latest
+// commits' incidents come from memory (see recent), the rest from disk;
+// either way they are shared and must not be modified.
 func (s *DB) Changes(ctx context.Context, after uint64, limit int) ([]app.Change, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -46,7 +48,12 @@ func (s *DB) Changes(ctx context.Context, after uint64, limit int) ([]app.Change
 			out = append(out, app.Change{Seq: seq, ID: id})
 		}
 		for i := range out {
-			st, err := s.load(tx, incidentKey(out[i].ID))
+			key := incidentKey(out[i].ID)
+			if inc, ok := s.recent.get(out[i].Seq, key); ok {
+				out[i].Incident = inc
+				continue
+			}
+			st, err := s.load(tx, key)
 			if err != nil {
 				return err
 			}

@@ -302,17 +302,9 @@ func (s *DB) UnitResponses(ctx context.Context, f app.UnitResponseFilter) (app.U
 			if v == nil {
 				return false, fmt.Errorf("index entry %q has no apparatus", k)
 			}
-			rec, err := decodeApparatusRecord(v)
+			_, u, err := s.decodeApparatus(v)
 			if err != nil {
-				return false, err
-			}
-			js, err := s.zc.decompress(rec.doc)
-			if err != nil {
-				return false, err
-			}
-			u := new(app.Apparatus)
-			if err := codec.Unmarshal(js, u); err != nil {
-				return false, err
+				return false, fmt.Errorf("apparatus %q: %w", apparatusKey(incKey, unit), err)
 			}
 			if f.UnitID != "" && f.Station != "" && app.Val(u.Station) != f.Station {
 				return false, nil

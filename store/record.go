@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"cadbox/app"
+	"cadbox/app/codec"
+	"cadbox/store/internal/pack"
+
 	"github.com/klauspost/compress/s2"
 )
 
@@ -13,25 +17,37 @@ import (
 // encoding can change without rewriting old data.
 const (
 	formatV1 = 1 // header fields, then S2-compressed (with records.dict) compact JSON
+	// formatV2 (incident and apparatus records) adds, between the header
+	// and the compressed JSON, the values store/internal/pack stores
+	// better than JSON does (timestamps, coordinates, derived geohashes),
+	// which the JSON then lacks; it is compressed with incidents2.dict or
+	// apparatus2.dict. Summaries and revisions are still format 1, and
+	// format-1 incident and apparatus records stay readable.
+	formatV2 = 2
 )
 
 var errCorrupt = errors.New("corrupt record")
 
 // compressor compresses stored JSON with S2 (a Snappy-compatible LZ77)
-// and a dictionary trained on incident records (records.dict, embedded).
-// Records are small and share most of their member names and values, so
-// the dictionary makes each a third of its size, at a few microseconds a
-// record; zstd with the same dictionary saves a further ~6% but costs
-// about twenty times the CPU per record (measured in store/record.go's
-// history: 4 µs vs 78 µs), and compression is on the single commit path.
+// and a dictionary trained on incident records (records.dict and the
+// format-2 dictionaries, embedded). Records are small and share most of
+// their member names and values, so the dictionary makes each a third of
+// its size, at a few microseconds a record; zstd with the same dictionary
+// saves a further ~6% but costs about twenty times the CPU per record
+// (measured in store/record.go's history: 4 µs vs 78 µs), and compression
+// is on the single commit path. S2's EncodeBetter (same format, so a
+// drop-in) makes incident records 15% and summaries 16% smaller, but it
+// clears 576 KiB of hash tables per call, ~18 µs whatever the record's
+// size: it cost a quarter to a third of bulk-ingest throughput, so Encode
+// it is.
 type compressor struct {
 	dict *s2.Dict
 }
 
-func newCompressor(dict []byte) (*compressor, error) {
+func newCompressor(name string, dict []byte) (*compressor, error) {
 	d := s2.NewDict(dict)
 	if d == nil {
-		return nil, errors.New("records.dict is not a valid S2 dictionary")
+		return nil, fmt.Errorf("%s is not a valid S2 dictionary", name)
 	}
 	return &compressor{dict: d}, nil
 }
@@ -50,25 +66,31 @@ func (c *compressor) close() {}
 
 // incidentRecord is the value in the incidents bucket: the incident without
 // its apparatus (they live in the apparatus bucket), with version metadata.
+// The body of a format-2 record (written now) is the packed description
+// timestamps and address position followed by the compressed JSON of the
+// rest (see DB.encodeHead); that of a format-1 record (read only) is
+// compressed JSON alone.
 type incidentRecord struct {
+	format   byte
 	rev      uint64
 	modified time.Time
-	doc      []byte // compressed JSON
+	body     []byte
 }
 
 func (r incidentRecord) encode() []byte {
-	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(r.doc))
-	b = append(b, formatV1)
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(r.body))
+	b = append(b, r.format)
 	b = binary.AppendUvarint(b, r.rev)
 	b = binary.AppendVarint(b, r.modified.UnixNano())
-	return append(b, r.doc...)
+	return append(b, r.body...)
 }
 
 func decodeIncidentRecord(v []byte) (incidentRecord, error) {
 	var r incidentRecord
-	if len(v) < 1 || v[0] != formatV1 {
+	if len(v) < 1 || v[0] != formatV1 && v[0] != formatV2 {
 		return r, errCorrupt
 	}
+	r.format = v[0]
 	v = v[1:]
 	rev, n := binary.Uvarint(v)
 	if n <= 0 {
@@ -79,33 +101,123 @@ func decodeIncidentRecord(v []byte) (incidentRecord, error) {
 	if n <= 0 {
 		return r, errCorrupt
 	}
-	r.rev, r.modified, r.doc = rev, time.Unix(0, mod).UTC(), v[n:]
+	r.rev, r.modified, r.body = rev, time.Unix(0, mod).UTC(), v[n:]
 	return r, nil
 }
 
+// encodeHead returns the body of the format-2 record of inc without its
+// apparatus: the values that pack exactly, then the rest as compressed
+// JSON.
+func (s *DB) encodeHead(inc *app.Incident) ([]byte, error) {
+	h := *inc
+	h.Apparatus = nil
+	body, rest := pack.Incident(nil, &h)
+	js, err := codec.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	return append(body, s.zcIncidents.compress(nil, js)...), nil
+}
+
+// decodeHead reads the incident (without apparatus) of a record of
+// either format.
+func (s *DB) decodeHead(rec incidentRecord) (*app.Incident, error) {
+	zc, doc := s.zc, rec.body
+	var packed *pack.IncidentParts
+	if rec.format == formatV2 {
+		p, n, err := pack.ReadIncident(rec.body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		zc, doc, packed = s.zcIncidents, rec.body[n:], p
+	}
+	js, err := zc.decompress(doc)
+	if err != nil {
+		return nil, err
+	}
+	inc := new(app.Incident)
+	if err := codec.Unmarshal(js, inc); err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	if packed != nil {
+		if err := packed.Restore(inc); err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+	}
+	return inc, nil
+}
+
 // apparatusRecord is the value in the apparatus bucket: one unit's
-// response and its position in the incident's apparatus array.
+// response and its position in the incident's apparatus array. The body
+// of a format-2 record (written now) is the packed statuses followed by
+// the compressed JSON of the rest of the apparatus (see DB.encodeApparatus);
+// that of a format-1 record (read only) is compressed JSON alone, with the
+// format-1 dictionary.
 type apparatusRecord struct {
-	pos int
-	doc []byte // compressed JSON
+	format byte
+	pos    int
+	body   []byte
 }
 
 func (r apparatusRecord) encode() []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(r.doc))
-	b = append(b, formatV1)
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(r.body))
+	b = append(b, r.format)
 	b = binary.AppendUvarint(b, uint64(r.pos))
-	return append(b, r.doc...)
+	return append(b, r.body...)
 }
 
 func decodeApparatusRecord(v []byte) (apparatusRecord, error) {
-	if len(v) < 1 || v[0] != formatV1 {
+	if len(v) < 1 || v[0] != formatV1 && v[0] != formatV2 {
 		return apparatusRecord{}, errCorrupt
 	}
 	pos, n := binary.Uvarint(v[1:])
 	if n <= 0 {
 		return apparatusRecord{}, errCorrupt
 	}
-	return apparatusRecord{pos: int(pos), doc: v[1+n:]}, nil
+	return apparatusRecord{format: v[0], pos: int(pos), body: v[1+n:]}, nil
+}
+
+// encodeApparatus returns the body of u's format-2 record: its statuses
+// that pack exactly, then the rest as compressed JSON.
+func (s *DB) encodeApparatus(u *app.Apparatus) ([]byte, error) {
+	body, rest := pack.Apparatus(nil, u)
+	js, err := codec.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	return append(body, s.zcApparatus.compress(nil, js)...), nil
+}
+
+// decodeApparatus reads an apparatus value of either format and returns
+// the unit's position in its incident and the unit.
+func (s *DB) decodeApparatus(v []byte) (int, *app.Apparatus, error) {
+	rec, err := decodeApparatusRecord(v)
+	if err != nil {
+		return 0, nil, err
+	}
+	zc, doc := s.zc, rec.body
+	var packed *pack.ApparatusParts
+	if rec.format == formatV2 {
+		p, n, err := pack.ReadApparatus(rec.body)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		zc, doc, packed = s.zcApparatus, rec.body[n:], p
+	}
+	js, err := zc.decompress(doc)
+	if err != nil {
+		return 0, nil, err
+	}
+	u := new(app.Apparatus)
+	if err := codec.Unmarshal(js, u); err != nil {
+		return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	if packed != nil {
+		if err := packed.Restore(u); err != nil {
+			return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+	}
+	return rec.pos, u, nil
 }
 
 // revisionRecord is the value in the revisions bucket. patch is the

@@ -3,8 +3,8 @@
 //
 // Buckets:
 //
-//	incidents    fd_id 0x00 number           -> incident without apparatus (compressed JSON) + rev, modified
-//	apparatus    incident 0x00 unit_id       -> one unit response (compressed JSON) + position
+//	incidents    fd_id 0x00 number           -> incident without apparatus: rev, modified, packed timestamps and position, rest as compressed JSON
+//	apparatus    incident 0x00 unit_id       -> one unit response: position, packed statuses, rest as compressed JSON
 //	revisions    incident 0x00 rev(8)        -> action, received, source, reverse merge patch
 //	summaries    fd_id 0x00 number           -> listing summary (compressed JSON)
 //	idx_opened   opened(8) incident          -> empty
@@ -15,6 +15,14 @@
 //	meta         "schema"                    -> schema version
 //	api_keys     key id                      -> API key (role, departments, SHA-256 of the token)
 //	api_key_hashes SHA-256 of a token        -> key id
+//
+// Incident and apparatus records are format 2 (record.go): the values
+// that compress poorly as JSON (timestamps, coordinates, geohashes
+// derived from them) are packed by store/internal/pack, the rest is
+// compressed JSON with a dictionary of its own (incidents2.dict,
+// apparatus2.dict). Format-1 records (compressed JSON alone, with
+// records.dict) written before are still read; summaries and revisions
+// are format 1.
 package store
 
 import (
@@ -36,8 +44,15 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// schemaVersion is the layout version written to the meta bucket.
-const schemaVersion = "1"
+// schemaVersion is the layout version written to the meta bucket. 2:
+// incident and apparatus records may be format 2 (see record.go). A
+// version-1 store is still read (its format-1 records stay readable) and
+// is marked 2 when opened, so that an older cadbox, which cannot read
+// format-2 records, refuses the store rather than failing on them.
+const (
+	schemaVersion   = "2"
+	schemaVersionV1 = "1"
+)
 
 var (
 	bucketIncidents  = []byte("incidents")
@@ -56,17 +71,36 @@ var (
 	keySchemaVersion = []byte("schema")
 )
 
-// recordsDict is the S2 dictionary records are compressed with; make dict
-// retrains it. Changing it makes existing records unreadable, so a new
-// dictionary needs a new record format byte (see record.go).
-//
-//go:embed records.dict
-var recordsDict []byte
+// The S2 dictionaries records are compressed with (see compressor). A
+// record needs the dictionary it was written with, so each is frozen once
+// released: a retrained one (make dict) comes with a new record format
+// byte (see record.go).
+var (
+	// recordsDict is the dictionary of format-1 records: summaries and
+	// revisions, and incidents and apparatus written before format 2.
+	//
+	//go:embed records.dict
+	recordsDict []byte
+	// incidentsDict and apparatusDict are the dictionaries of format-2
+	// incident and apparatus records, trained on the JSON that remains of
+	// each once store/internal/pack has taken its timestamps and
+	// coordinates.
+	//
+	//go:embed incidents2.dict
+	incidentsDict []byte
+	//go:embed apparatus2.dict
+	apparatusDict []byte
+)
 
 // DB is the incident store. It is safe for concurrent use.
 type DB struct {
-	db   *bolt.DB
-	zc   *compressor
+	db *bolt.DB
+	// zc compresses with recordsDict, zcIncidents with incidentsDict,
+	// zcApparatus with apparatusDict.
+	zc, zcIncidents, zcApparatus *compressor
+	// recent holds the latest committed changes for Changes.
+	recent *recent
+
 	now  func() time.Time
 	reqs chan commitReq
 	done chan struct{}
@@ -114,7 +148,7 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keySchemaVersion); {
-		case v == nil:
+		case v == nil, string(v) == schemaVersionV1:
 			return meta.Put(keySchemaVersion, []byte(schemaVersion))
 		case string(v) != schemaVersion:
 			return fmt.Errorf("store schema version %q, this cadbox reads %q", v, schemaVersion)
@@ -124,12 +158,17 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	zc, err := newCompressor(recordsDict)
-	if err != nil {
-		bdb.Close()
-		return nil, err
+	s := &DB{db: bdb, recent: newRecent(), now: time.Now, reqs: make(chan commitReq), done: make(chan struct{}), minFree: opts.MinFree, dir: filepath.Dir(path)}
+	for _, d := range []struct {
+		zc   **compressor
+		name string
+		dict []byte
+	}{{&s.zc, "records.dict", recordsDict}, {&s.zcIncidents, "incidents2.dict", incidentsDict}, {&s.zcApparatus, "apparatus2.dict", apparatusDict}} {
+		if *d.zc, err = newCompressor(d.name, d.dict); err != nil {
+			bdb.Close()
+			return nil, err
+		}
 	}
-	s := &DB{db: bdb, zc: zc, now: time.Now, reqs: make(chan commitReq), done: make(chan struct{}), minFree: opts.MinFree, dir: filepath.Dir(path)}
 	if opts.Now != nil {
 		s.now = opts.Now
 	}
@@ -144,6 +183,8 @@ func (s *DB) Close() error {
 		close(s.reqs)
 		<-s.done
 		s.zc.close()
+		s.zcIncidents.close()
+		s.zcApparatus.close()
 		err = s.db.Close()
 	})
 	return err
@@ -348,12 +389,8 @@ func (s *DB) load(tx *bolt.Tx, key []byte) (*stored, error) {
 	if err != nil {
 		return nil, fmt.Errorf("incident %q: %w", key, err)
 	}
-	js, err := s.zc.decompress(rec.doc)
+	inc, err := s.decodeHead(rec)
 	if err != nil {
-		return nil, fmt.Errorf("incident %q: %w", key, err)
-	}
-	inc := new(app.Incident)
-	if err := codec.Unmarshal(js, inc); err != nil {
 		return nil, fmt.Errorf("incident %q: %w", key, err)
 	}
 	units, err := s.loadApparatus(tx, key)
@@ -373,19 +410,11 @@ func (s *DB) loadApparatus(tx *bolt.Tx, key []byte) ([]*app.Apparatus, error) {
 	var units []posUnit
 	c := tx.Bucket(bucketApparatus).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		rec, err := decodeApparatusRecord(v)
+		pos, u, err := s.decodeApparatus(v)
 		if err != nil {
 			return nil, fmt.Errorf("apparatus %q: %w", k, err)
 		}
-		js, err := s.zc.decompress(rec.doc)
-		if err != nil {
-			return nil, fmt.Errorf("apparatus %q: %w", k, err)
-		}
-		u := new(app.Apparatus)
-		if err := codec.Unmarshal(js, u); err != nil {
-			return nil, fmt.Errorf("apparatus %q: %w", k, err)
-		}
-		units = append(units, posUnit{rec.pos, u})
+		units = append(units, posUnit{pos, u})
 	}
 	if len(units) == 0 {
 		return nil, nil

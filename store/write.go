@@ -104,7 +104,7 @@ func (s *DB) Delete(ctx context.Context, id app.IncidentID, opts app.WriteOption
 		if err := bucket(tx, bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
 			return err
 		}
-		seq, err := logChange(tx, key)
+		seq, err := s.logChange(tx, key, nil)
 		if err != nil {
 			return err
 		}
@@ -145,8 +145,8 @@ type prepared struct {
 	key     []byte
 	inc     *app.Incident
 	json    []byte   // canonical JSON, whole document (lazy: whole)
-	head    []byte   // compressed JSON without apparatus
-	units   [][]byte // compressed JSON of each apparatus
+	head    []byte   // body of the incident record (format 2), without apparatus
+	units   [][]byte // body of each apparatus record (format 2)
 	summary []byte   // compressed JSON summary
 }
 
@@ -216,25 +216,20 @@ func (p *prepared) whole() ([]byte, error) {
 // encodeParts encodes the records of an incident: the incident without
 // its apparatus, each apparatus, and the listing summary.
 func (s *DB) encodeParts(inc *app.Incident) (head []byte, units [][]byte, summary []byte, err error) {
-	h := *inc
-	h.Apparatus = nil
-	hj, err := codec.Marshal(&h)
-	if err != nil {
+	if head, err = s.encodeHead(inc); err != nil {
 		return nil, nil, nil, err
 	}
 	units = make([][]byte, len(inc.Apparatus))
 	for i, u := range inc.Apparatus {
-		uj, err := codec.Marshal(u)
-		if err != nil {
+		if units[i], err = s.encodeApparatus(u); err != nil {
 			return nil, nil, nil, err
 		}
-		units[i] = s.zc.compress(nil, uj)
 	}
 	sj, err := codec.Marshal(inc.Summary())
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return s.zc.compress(nil, hj), units, s.zc.compress(nil, sj), nil
+	return head, units, s.zc.compress(nil, sj), nil
 }
 
 func (s *DB) upsertTx(tx *bolt.Tx, p *prepared, now time.Time, opts app.WriteOptions) (app.WriteResult, error) {
@@ -284,7 +279,7 @@ func (s *DB) create(tx *bolt.Tx, p *prepared, now time.Time, source string) (app
 	if err := bucket(tx, bucketRevisions).Put(revisionKey(p.key, rev), rr.encode()); err != nil {
 		return app.WriteResult{}, err
 	}
-	seq, err := logChange(tx, p.key)
+	seq, err := s.logChange(tx, p.key, p.inc)
 	if err != nil {
 		return app.WriteResult{}, err
 	}
@@ -330,7 +325,7 @@ func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte,
 	if err := bucket(tx, bucketRevisions).Put(revisionKey(key, rev), rr.encode()); err != nil {
 		return app.WriteResult{}, err
 	}
-	seq, err := logChange(tx, key)
+	seq, err := s.logChange(tx, key, inc)
 	if err != nil {
 		return app.WriteResult{}, err
 	}
@@ -339,13 +334,13 @@ func (s *DB) change(tx *bolt.Tx, old *stored, inc *app.Incident, incJSON []byte,
 
 // putTx writes an incident's records and index entries.
 func (s *DB) putTx(tx *bolt.Tx, key []byte, inc *app.Incident, head []byte, units [][]byte, summary []byte, rev uint64, now time.Time) error {
-	rec := incidentRecord{rev: rev, modified: now, doc: head}
+	rec := incidentRecord{format: formatV2, rev: rev, modified: now, body: head}
 	if err := bucket(tx, bucketIncidents).Put(key, rec.encode()); err != nil {
 		return fmt.Errorf("put incident: %w", err)
 	}
 	ab := bucket(tx, bucketApparatus)
 	for i, u := range inc.Apparatus {
-		if err := ab.Put(apparatusKey(key, app.Val(u.UnitID)), apparatusRecord{pos: i, doc: units[i]}.encode()); err != nil {
+		if err := ab.Put(apparatusKey(key, app.Val(u.UnitID)), apparatusRecord{format: formatV2, pos: i, body: units[i]}.encode()); err != nil {
 			return fmt.Errorf("put apparatus: %w", err)
 		}
 	}
@@ -436,11 +431,19 @@ func lastRevision(tx *bolt.Tx, key []byte) uint64 {
 
 // logChange appends the incident to the change log with the next sequence
 // number, in the same transaction as the change itself, and returns it.
-func logChange(tx *bolt.Tx, key []byte) (uint64, error) {
+// inc is the incident's new content (nil: deleted); once the transaction
+// commits, Changes hands it out without reading it back.
+func (s *DB) logChange(tx *bolt.Tx, key []byte, inc *app.Incident) (uint64, error) {
 	b := bucket(tx, bucketChanges)
+	// Sequence numbers only grow and are never deleted: full pages.
+	b.FillPercent = 1
 	seq, err := b.NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	return seq, b.Put(seqKey(seq), key)
+	if err := b.Put(seqKey(seq), key); err != nil {
+		return 0, err
+	}
+	tx.OnCommit(func() { s.recent.put(seq, key, inc) })
+	return seq, nil
 }

@@ -1,69 +1,81 @@
-// Command mkdict trains the S2 dictionary that the store compresses its
-// records with, from generated incidents split the way the store splits
-// them (the incident without its apparatus, each apparatus, and the
-// listing summary). Run it with `make dict` only together with a new record
-// format: records written with one dictionary need that dictionary to be
-// read.
+// Command mkdict trains the S2 dictionaries of the store's format-2
+// records from generated incidents, on what the store compresses: the
+// JSON that remains of the incident (without its apparatus) and of each
+// apparatus once store/internal/pack has taken its timestamps and
+// coordinates. It writes incidents2.dict and apparatus2.dict into -dir.
+//
+// Run it (make dict) only together with a new record format: records
+// written with one dictionary need that dictionary to be read.
+// records.dict, the format-1 dictionary (whole records, trained the same
+// way before format 2), is frozen and not written.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"cadbox/app/codec"
 	"cadbox/app/fixture"
+	"cadbox/store/internal/pack"
 
 	"github.com/klauspost/compress/dict"
 )
 
 func main() {
-	out := flag.String("o", "store/records.dict", "output file")
+	dir := flag.String("dir", "store", "output directory")
 	n := flag.Int("n", 4000, "incidents to sample")
-	size := flag.Int("size", 64<<10, "dictionary size in bytes (S2 allows 64 KiB)")
+	size := flag.Int("size", 64<<10, "largest dictionary size in bytes (S2 allows 64 KiB)")
 	flag.Parse()
-	if err := build(*out, *n, *size); err != nil {
+	if err := build(*dir, *n, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "mkdict:", err)
 		os.Exit(1)
 	}
 }
 
-func build(out string, n, size int) error {
+func build(dir string, n, size int) error {
 	g := fixture.New(20170515)
-	var samples [][]byte
+	var incidents, apparatus [][]byte
 	for i := range n {
 		inc := g.Incident(i)
 		if i%3 == 0 {
-			// Later versions too: revisions and merged documents.
+			// Later versions too: units added and completed as the
+			// incident unfolds.
 			inc = g.Update(inc, i%4)
 		}
 		head := *inc
 		head.Apparatus = nil
-		hj, err := codec.Marshal(&head)
+		_, rest := pack.Incident(nil, &head)
+		hj, err := codec.Marshal(rest)
 		if err != nil {
 			return err
 		}
-		samples = append(samples, hj)
-		sj, err := codec.Marshal(inc.Summary())
-		if err != nil {
-			return err
-		}
-		samples = append(samples, sj)
+		incidents = append(incidents, hj)
 		for _, u := range inc.Apparatus {
-			uj, err := codec.Marshal(u)
+			_, rest := pack.Apparatus(nil, u)
+			uj, err := codec.Marshal(rest)
 			if err != nil {
 				return err
 			}
-			samples = append(samples, uj)
+			apparatus = append(apparatus, uj)
 		}
 	}
-	d, err := dict.BuildS2Dict(samples, dict.Options{MaxDictSize: size, HashBytes: 6})
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
+	// One dictionary per record kind: trained together, the apparatus
+	// records (more, and smaller) lose to the incidents' strings.
+	for _, d := range []struct {
+		name    string
+		samples [][]byte
+	}{{"incidents2.dict", incidents}, {"apparatus2.dict", apparatus}} {
+		b, err := dict.BuildS2Dict(d.samples, dict.Options{MaxDictSize: size, HashBytes: 6})
+		if err != nil {
+			return fmt.Errorf("train %s: %w", d.name, err)
+		}
+		out := filepath.Join(dir, d.name)
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("mkdict: %d samples, dictionary %d bytes -> %s\n", len(d.samples), len(b), out)
 	}
-	if err := os.WriteFile(out, d, 0o644); err != nil {
-		return err
-	}
-	fmt.Printf("mkdict: %d samples, dictionary %d bytes -> %s\n", len(samples), len(d), out)
 	return nil
 }
