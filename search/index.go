@@ -20,6 +20,7 @@ import (
 	"cadbox/app"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 )
 
 // Internal keys kept in the index.
@@ -38,6 +39,8 @@ type Index struct {
 	log  app.ChangeLog
 	lg   *slog.Logger
 	path string
+	// zones caches the departments' time zones for project.
+	zones *app.Zones
 
 	mu         sync.Mutex    // guards the fields below
 	applied    uint64        // last change sequence in the index
@@ -83,7 +86,7 @@ func Open(ctx context.Context, path string, log app.ChangeLog, opts Options) (*I
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	ix := &Index{log: log, lg: lg, path: path, advanced: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	ix := &Index{log: log, lg: lg, path: path, zones: app.NewZones(), advanced: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	idx, applied, err := openExisting(path)
 	rebuild := err != nil
 	if rebuild {
@@ -161,7 +164,7 @@ func Rebuild(ctx context.Context, path string, log app.ChangeLog, progress func(
 	if err != nil {
 		return 0, err
 	}
-	ix := &Index{idx: idx, log: log, lg: slog.New(slog.DiscardHandler), path: path}
+	ix := &Index{idx: idx, log: log, lg: slog.New(slog.DiscardHandler), path: path, zones: app.NewZones()}
 	var n int
 	_, err = ix.rebuild(ctx, func(done, total int) {
 		n = done
@@ -180,7 +183,7 @@ func openExisting(path string) (bleve.Index, uint64, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, 0, fmt.Errorf("no index: %w", err)
 	}
-	idx, err := bleve.Open(path)
+	idx, err := bleve.OpenUsing(path, scorchConfig())
 	if err != nil {
 		return nil, 0, fmt.Errorf("open: %w", err)
 	}
@@ -202,6 +205,16 @@ func openExisting(path string) (bleve.Index, uint64, error) {
 	return idx, seq, nil
 }
 
+// scorchConfig: a batch returns once it is searchable, without waiting
+// for scorch to write it to disk. The index is derived state and records
+// the change sequence it covers in the same batch, so an index that loses
+// its newest batches in a crash reopens at an older sequence and replays
+// the rest from the store. Scorch meanwhile merges the in-memory segments
+// of several batches before writing them, which is most of the gain.
+func scorchConfig() map[string]any {
+	return map[string]any{"unsafe_batch": true}
+}
+
 func create(path string) (bleve.Index, error) {
 	if err := os.RemoveAll(path); err != nil {
 		return nil, fmt.Errorf("remove old index: %w", err)
@@ -213,7 +226,7 @@ func create(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping: %w", err)
 	}
-	idx, err := bleve.New(path, m)
+	idx, err := bleve.NewUsing(path, m, scorch.Name, scorch.Name, scorchConfig())
 	if err != nil {
 		return nil, fmt.Errorf("create index: %w", err)
 	}
@@ -248,7 +261,7 @@ func (ix *Index) rebuild(ctx context.Context, progress func(done, total int)) (u
 		return nil
 	}
 	err = ix.log.Scan(ctx, func(inc *app.Incident) error {
-		if err := b.Index(docID(inc.ID()), project(inc)); err != nil {
+		if err := b.Index(docID(inc.ID()), project(inc, ix.zones)); err != nil {
 			return err
 		}
 		n++
@@ -269,11 +282,46 @@ func (ix *Index) rebuild(ctx context.Context, progress func(done, total int)) (u
 	return seq, nil
 }
 
-// Close stops following the store and closes the index.
+// Close stops following the store, waits (a bounded time) until scorch
+// has written every applied batch to disk, and closes the index. Batches
+// are searchable before they are on disk (scorchConfig) and scorch's own
+// Close does not write what is still in memory; without the wait a clean
+// restart would replay the newest batches from the store.
 func (ix *Index) Close() error {
 	ix.stop()
 	<-ix.done
+	ix.awaitPersisted(closePersistWait)
 	return ix.idx.Close()
+}
+
+// closePersistWait bounds how long Close waits for scorch to persist.
+const closePersistWait = 10 * time.Second
+
+// awaitPersisted waits until scorch has written the index as it is now
+// (its current root snapshot) to disk, or until timeout; a timeout costs
+// a replay at the next start, nothing more.
+func (ix *Index) awaitPersisted(timeout time.Duration) bool {
+	epochs := func() (root, persisted uint64, ok bool) {
+		st, _ := ix.idx.StatsMap()["index"].(map[string]any)
+		root, ok1 := st["CurRootEpoch"].(uint64)
+		persisted, ok2 := st["LastPersistedEpoch"].(uint64)
+		return root, persisted, ok1 && ok2
+	}
+	target, _, ok := epochs()
+	if !ok {
+		return false
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, persisted, _ := epochs(); persisted >= target {
+			return true
+		}
+		if time.Now().After(deadline) {
+			ix.lg.Warn("search index: closing with batches not yet on disk; they are replayed from the store at the next start")
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Name implements app.Follower.
@@ -444,7 +492,7 @@ func (ix *Index) applyOnce(ctx context.Context) (n int, err error) {
 			b.Delete(docID(c.ID))
 			continue
 		}
-		if err := b.Index(docID(c.ID), project(c.Incident)); err != nil {
+		if err := b.Index(docID(c.ID), project(c.Incident, ix.zones)); err != nil {
 			return 0, fmt.Errorf("index %s: %w", c.ID, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // mappingVersion changes whenever newMapping or indexDoc changes; an
 // index built with another version is rebuilt from the store on start.
-const mappingVersion = "4"
+const mappingVersion = "5"
 
 // cadAnalyzer splits CAD text on Unicode word boundaries (so
 // "T22/H2/H3" gives t22, h2, h3 and "C201713827" stays one token) and
@@ -28,33 +29,43 @@ const docType = "incident"
 
 // Fields of the index (the query-string syntax names them).
 const (
-	fieldComments  = "comments"
-	fieldAddress   = "address"
-	fieldPlace     = "place"
-	fieldCross     = "cross_streets"
-	fieldTypeText  = "type_text"
-	fieldSubText   = "subtype_text"
-	fieldDept      = "department"
-	fieldType      = "type"
-	fieldSubtype   = "subtype"
-	fieldCategory  = "category"
-	fieldUnit      = "unit_id"
-	fieldUnitType  = "unit_type"
-	fieldStation   = "station"
-	fieldShift     = "shift"
-	fieldZone      = "response_zone"
-	fieldFirstDue  = "first_due"
-	fieldCity      = "city"
-	fieldNumber    = "incident_number"
-	fieldOpened    = "event_opened"
-	fieldHour      = "hour"
-	fieldWeekday   = "weekday"
-	fieldLocation  = "location"
-	fieldResponse  = "response_seconds"
-	fieldDispatch  = "alarm_processing_seconds"
-	fieldDuration  = "event_seconds"
-	fieldUnitCount = "units"
+	fieldComments   = "comments"
+	fieldAddress    = "address"
+	fieldPlace      = "place"
+	fieldCross      = "cross_streets"
+	fieldTypeText   = "type_text"
+	fieldSubText    = "subtype_text"
+	fieldNumberText = "incident_number_text"
+	fieldUnitText   = "unit_text"
+	fieldDept       = "department"
+	fieldType       = "type"
+	fieldSubtype    = "subtype"
+	fieldCategory   = "category"
+	fieldUnit       = "unit_id"
+	fieldUnitType   = "unit_type"
+	fieldStation    = "station"
+	fieldShift      = "shift"
+	fieldZone       = "response_zone"
+	fieldFirstDue   = "first_due"
+	fieldCity       = "city"
+	fieldNumber     = "incident_number"
+	fieldOpened     = "event_opened"
+	fieldHour       = "hour"
+	fieldWeekday    = "weekday"
+	fieldLocation   = "location"
+	fieldResponse   = "response_seconds"
+	fieldDispatch   = "alarm_processing_seconds"
+	fieldDuration   = "event_seconds"
+	fieldUnitCount  = "units"
 )
+
+// textFields are what a term without a field searches: every analyzed
+// text field.
+var textFields = []string{fieldComments, fieldAddress, fieldPlace, fieldCross, fieldTypeText, fieldSubText, fieldNumberText, fieldUnitText}
+
+// TextFields returns the analyzed text fields, which a query term
+// without a field searches.
+func TextFields() []string { return slices.Clone(textFields) }
 
 // indexDoc is the slim projection of an incident that the index holds.
 // Nothing is stored in the index: hits carry ids and the store hydrates
@@ -102,9 +113,16 @@ func newMapping() (mapping.IndexMapping, error) {
 	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
 	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
 
+	// Text fields keep term vectors where phrases are searched (comments,
+	// address, place, cross streets; comments also for highlighting),
+	// not for one- or two-word codes. Bleve's _all composite field is
+	// off: it would copy every text term again, with term vectors bleve
+	// cannot turn off for it (a quarter of the index and of indexing
+	// time); terms without a field search textFields instead (see
+	// expandDefault).
 	text := func(name string, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
-		f.Name, f.Analyzer, f.Store, f.IncludeTermVectors, f.IncludeInAll, f.DocValues = name, cadAnalyzer, false, vectors, true, false
+		f.Name, f.Analyzer, f.Store, f.IncludeTermVectors, f.IncludeInAll, f.DocValues = name, cadAnalyzer, false, vectors, false, false
 		return f
 	}
 	kw := func(name string, inAll, docValues bool) *mapping.FieldMapping {
@@ -118,16 +136,17 @@ func newMapping() (mapping.IndexMapping, error) {
 		return f
 	}
 	dm := bleve.NewDocumentStaticMapping()
+	dm.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 	dm.AddFieldMappingsAt("comments", text(fieldComments, true))
-	dm.AddFieldMappingsAt("address", text(fieldAddress, false))
-	dm.AddFieldMappingsAt("place", text(fieldPlace, false))
-	dm.AddFieldMappingsAt("cross_streets", text(fieldCross, false))
+	dm.AddFieldMappingsAt("address", text(fieldAddress, true))
+	dm.AddFieldMappingsAt("place", text(fieldPlace, true))
+	dm.AddFieldMappingsAt("cross_streets", text(fieldCross, true))
 	dm.AddFieldMappingsAt("type", kw(fieldType, false, true), text(fieldTypeText, false))
 	dm.AddFieldMappingsAt("subtype", kw(fieldSubtype, false, true), text(fieldSubText, false))
 	dm.AddFieldMappingsAt("department", kw(fieldDept, false, false))
-	dm.AddFieldMappingsAt("incident_number", kw(fieldNumber, false, false), text("incident_number_text", false))
+	dm.AddFieldMappingsAt("incident_number", kw(fieldNumber, false, false), text(fieldNumberText, false))
 	dm.AddFieldMappingsAt("category", kw(fieldCategory, false, false))
-	dm.AddFieldMappingsAt("unit_id", kw(fieldUnit, false, true), text("unit_text", false))
+	dm.AddFieldMappingsAt("unit_id", kw(fieldUnit, false, true), text(fieldUnitText, false))
 	dm.AddFieldMappingsAt("unit_type", kw(fieldUnitType, false, false))
 	dm.AddFieldMappingsAt("station", kw(fieldStation, false, true))
 	dm.AddFieldMappingsAt("shift", kw(fieldShift, false, false))
@@ -164,15 +183,15 @@ func parseDocID(s string) (app.IncidentID, bool) {
 	return app.IncidentID{}, false
 }
 
-// project builds the slim projection of an incident.
-func project(inc *app.Incident) indexDoc {
+// project builds the slim projection of an incident; hour and weekday
+// are in the department's time zone (UTC when it has none or an unknown
+// one).
+func project(inc *app.Incident, zones *app.Zones) indexDoc {
 	id := inc.ID()
 	opened := inc.Opened()
 	loc := time.UTC
-	if fd := inc.FireDepartment; fd != nil && fd.Timezone != nil {
-		if l, err := time.LoadLocation(*fd.Timezone); err == nil {
-			loc = l
-		}
+	if fd := inc.FireDepartment; fd != nil {
+		loc, _ = zones.Get(app.Val(fd.Timezone))
 	}
 	local := opened.In(loc)
 	d := indexDoc{

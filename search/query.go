@@ -125,7 +125,7 @@ func buildQuery(req app.SearchRequest) (query.Query, error) {
 		if err != nil {
 			return nil, app.Invalid("The query does not parse.", app.FieldError{Pointer: "/q", Message: cleanParseError(err)})
 		}
-		must = append(must, foldPatterns(parsed))
+		must = append(must, foldPatterns(expandDefault(parsed)))
 	}
 	term := func(field, v string) {
 		if v != "" {
@@ -194,6 +194,71 @@ func openedRange(from, to time.Time) query.Query {
 	dr := bleve.NewDateRangeInclusiveQuery(from, to, &incl, &excl)
 	dr.SetField(fieldOpened)
 	return dr
+}
+
+// expandDefault makes every term, phrase or pattern of q that names no
+// field search each of textFields (a disjunction), as bleve's _all field
+// would if the index had one. It rewrites q in place where it can and
+// returns the query to use.
+func expandDefault(q query.Query) query.Query {
+	each := func(mk func(field string) query.Query) query.Query {
+		alts := make([]query.Query, len(textFields))
+		for i, f := range textFields {
+			alts[i] = mk(f)
+		}
+		return query.NewDisjunctionQuery(alts)
+	}
+	switch q := q.(type) {
+	case *query.BooleanQuery:
+		q.Must = expandChild(q.Must)
+		q.Should = expandChild(q.Should)
+		q.MustNot = expandChild(q.MustNot)
+	case *query.ConjunctionQuery:
+		for i, c := range q.Conjuncts {
+			q.Conjuncts[i] = expandDefault(c)
+		}
+	case *query.DisjunctionQuery:
+		for i, d := range q.Disjuncts {
+			q.Disjuncts[i] = expandDefault(d)
+		}
+	case *query.MatchQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.MatchPhraseQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.TermQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.WildcardQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.PrefixQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.FuzzyQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	case *query.RegexpQuery:
+		if q.FieldVal == "" {
+			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
+		}
+	}
+	return q
+}
+
+// expandChild is expandDefault for an optional part of a boolean query.
+func expandChild(q query.Query) query.Query {
+	if q == nil {
+		return nil
+	}
+	return expandDefault(q)
 }
 
 // keywordFields are matched exactly, case included.

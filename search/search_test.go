@@ -109,6 +109,14 @@ func TestQueries(t *testing.T) {
 		{"Near", app.SearchRequest{Near: &app.Near{Lat: 37.54, Lon: -77.44, RadiusMeters: 2000}}, "A1"},
 		{"Station", app.SearchRequest{Station: "FSTA22"}, "A1 A2"},
 		{"Nothing", app.SearchRequest{Query: "zebra"}, ""},
+		// Terms without a field search every text field.
+		{"AddressPhrase", app.SearchRequest{Query: `"1 MAIN ST" +type:HAZMAT`}, "A3"},
+		{"NumberAsText", app.SearchRequest{Query: "a2"}, "A2"},
+		{"TypeAsText", app.SearchRequest{Query: "hazmat"}, "A3"},
+		{"AllButExcluded", app.SearchRequest{Query: "main -smoke"}, "A1 A3 B1"},
+		{"FuzzyNoField", app.SearchRequest{Query: "CHEMICLS~1"}, "A3"},
+		{"RegexpNoField", app.SearchRequest{Query: "/chemi.*/"}, "A3"},
+		{"PhraseWrongOrder", app.SearchRequest{Query: `"CHEMICALS OF BOX"`}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
