@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -40,17 +39,7 @@ var version = "dev"
 // exitUsage is the exit status for bad flags or configuration.
 const exitUsage = 2
 
-// defaultGCPercent is the garbage collector's target when GOGC is not
-// set: indexing allocates heavily and lives in a small heap, so letting
-// the heap grow to three times the live data instead of twice spends
-// less CPU on collection (bulk ingest with search ~7% faster) for tens of
-// megabytes more memory.
-const defaultGCPercent = 200
-
 func main() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], nil, os.Stdout, os.Stderr)
