@@ -219,7 +219,7 @@ func (r *runner) rawBleve(ctx context.Context, log *memLog) (*rawBleveFigures, e
 		return nil, fmt.Errorf("raw bleve build: %w", err)
 	}
 	out.build = &Measurement{Name: "bleve batch indexing of the slim projection", Raw: true, Unit: unitDocs, Values: []float64{rate(n, el)},
-		How: "`search.Rebuild` fed from the documents (bulk and single-POST ones) in memory: search's own mapping and projection, `bleve.Batch` of 1,000, one goroutine, no store and no change log. Each document is decoded as it is handed over and the time spent decoding is subtracted."}
+		How: "`search.Rebuild` fed from the documents (bulk and single-POST ones) in memory: search's own mapping and projection, `bleve.Batch` of 1,000, one goroutine, no store and no change log. Each document is decoded as it is handed over and the time spent decoding is subtracted; the time includes waiting, at the end, until scorch has written every batch to disk."}
 	r.done(out.build)
 
 	idx, err := bleve.Open(out.indexPath)

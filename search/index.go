@@ -172,6 +172,12 @@ func Rebuild(ctx context.Context, path string, log app.ChangeLog, progress func(
 			progress(done, total)
 		}
 	})
+	// The batches are searchable, not yet all on disk (scorchConfig),
+	// and the last one carries the sequence: wait for every one, or the
+	// next start would find no sequence and rebuild again.
+	if err == nil && !ix.awaitPersisted(ctx, 0) {
+		err = fmt.Errorf("rebuild: waiting for the index to reach the disk: %w", context.Cause(ctx))
+	}
 	if cerr := idx.Close(); err == nil {
 		err = cerr
 	}
@@ -290,7 +296,7 @@ func (ix *Index) rebuild(ctx context.Context, progress func(done, total int)) (u
 func (ix *Index) Close() error {
 	ix.stop()
 	<-ix.done
-	ix.awaitPersisted(closePersistWait)
+	ix.awaitPersisted(context.Background(), closePersistWait)
 	return ix.idx.Close()
 }
 
@@ -298,9 +304,10 @@ func (ix *Index) Close() error {
 const closePersistWait = 10 * time.Second
 
 // awaitPersisted waits until scorch has written the index as it is now
-// (its current root snapshot) to disk, or until timeout; a timeout costs
-// a replay at the next start, nothing more.
-func (ix *Index) awaitPersisted(timeout time.Duration) bool {
+// (its current root snapshot) to disk, or until timeout (0: none) or ctx
+// ends, and reports whether it was written. For a serving index a
+// timeout costs a replay at the next start, nothing more.
+func (ix *Index) awaitPersisted(ctx context.Context, timeout time.Duration) bool {
 	epochs := func() (root, persisted uint64, ok bool) {
 		st, _ := ix.idx.StatsMap()["index"].(map[string]any)
 		root, ok1 := st["CurRootEpoch"].(uint64)
@@ -316,7 +323,7 @@ func (ix *Index) awaitPersisted(timeout time.Duration) bool {
 		if _, persisted, _ := epochs(); persisted >= target {
 			return true
 		}
-		if time.Now().After(deadline) {
+		if ctx.Err() != nil || timeout > 0 && time.Now().After(deadline) {
 			ix.lg.Warn("search index: closing with batches not yet on disk; they are replayed from the store at the next start")
 			return false
 		}
