@@ -62,8 +62,6 @@ func (c *compressor) decompress(src []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (c *compressor) close() {}
-
 // incidentRecord is the value in the incidents bucket: the incident without
 // its apparatus (they live in the apparatus bucket), with version metadata.
 // The body of a format-2 record (written now) is the packed description
@@ -106,45 +104,63 @@ func decodeIncidentRecord(v []byte) (incidentRecord, error) {
 }
 
 // encodeHead returns the body of the format-2 record of inc without its
-// apparatus: the values that pack exactly, then the rest as compressed
-// JSON.
+// apparatus.
 func (s *DB) encodeHead(inc *app.Incident) ([]byte, error) {
 	h := *inc
 	h.Apparatus = nil
 	body, rest := pack.Incident(nil, &h)
-	js, err := codec.Marshal(rest)
-	if err != nil {
-		return nil, err
-	}
-	return append(body, s.zcIncidents.compress(nil, js)...), nil
+	return encodeBody(body, rest, s.zcIncidents)
 }
 
 // decodeHead reads the incident (without apparatus) of a record of
 // either format.
 func (s *DB) decodeHead(rec incidentRecord) (*app.Incident, error) {
-	zc, doc := s.zc, rec.body
-	var packed *pack.IncidentParts
-	if rec.format == formatV2 {
-		p, n, err := pack.ReadIncident(rec.body)
+	return decodeBody(s, rec.format, rec.body, s.zcIncidents, pack.ReadIncident)
+}
+
+// encodeBody completes the body of a format-2 record: after the values
+// that pack exactly (packed), the rest as JSON compressed with zc.
+func encodeBody(packed []byte, rest any, zc *compressor) ([]byte, error) {
+	js, err := codec.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	return append(packed, zc.compress(nil, js)...), nil
+}
+
+// restorer puts packed values back into a decoded T.
+type restorer[T any] interface {
+	Restore(*T) error
+}
+
+// decodeBody reads the body of an incident or apparatus record: in format
+// 2 the packed values (read by read) and the rest as JSON compressed with
+// zc2, in format 1 JSON alone compressed with the format-1 dictionary.
+func decodeBody[T any, R restorer[T]](s *DB, format byte, body []byte, zc2 *compressor, read func([]byte) (R, int, error)) (*T, error) {
+	zc, doc := s.zc, body
+	var packed R
+	v2 := format == formatV2
+	if v2 {
+		p, n, err := read(body)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 		}
-		zc, doc, packed = s.zcIncidents, rec.body[n:], p
+		zc, doc, packed = zc2, body[n:], p
 	}
 	js, err := zc.decompress(doc)
 	if err != nil {
 		return nil, err
 	}
-	inc := new(app.Incident)
-	if err := codec.Unmarshal(js, inc); err != nil {
+	v := new(T)
+	if err := codec.Unmarshal(js, v); err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
-	if packed != nil {
-		if err := packed.Restore(inc); err != nil {
+	if v2 {
+		if err := packed.Restore(v); err != nil {
 			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 		}
 	}
-	return inc, nil
+	return v, nil
 }
 
 // apparatusRecord is the value in the apparatus bucket: one unit's
@@ -177,15 +193,10 @@ func decodeApparatusRecord(v []byte) (apparatusRecord, error) {
 	return apparatusRecord{format: v[0], pos: int(pos), body: v[1+n:]}, nil
 }
 
-// encodeApparatus returns the body of u's format-2 record: its statuses
-// that pack exactly, then the rest as compressed JSON.
+// encodeApparatus returns the body of u's format-2 record.
 func (s *DB) encodeApparatus(u *app.Apparatus) ([]byte, error) {
 	body, rest := pack.Apparatus(nil, u)
-	js, err := codec.Marshal(rest)
-	if err != nil {
-		return nil, err
-	}
-	return append(body, s.zcApparatus.compress(nil, js)...), nil
+	return encodeBody(body, rest, s.zcApparatus)
 }
 
 // decodeApparatus reads an apparatus value of either format and returns
@@ -195,27 +206,9 @@ func (s *DB) decodeApparatus(v []byte) (int, *app.Apparatus, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	zc, doc := s.zc, rec.body
-	var packed *pack.ApparatusParts
-	if rec.format == formatV2 {
-		p, n, err := pack.ReadApparatus(rec.body)
-		if err != nil {
-			return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
-		}
-		zc, doc, packed = s.zcApparatus, rec.body[n:], p
-	}
-	js, err := zc.decompress(doc)
+	u, err := decodeBody(s, rec.format, rec.body, s.zcApparatus, pack.ReadApparatus)
 	if err != nil {
 		return 0, nil, err
-	}
-	u := new(app.Apparatus)
-	if err := codec.Unmarshal(js, u); err != nil {
-		return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
-	}
-	if packed != nil {
-		if err := packed.Restore(u); err != nil {
-			return 0, nil, fmt.Errorf("%w: %w", errCorrupt, err)
-		}
 	}
 	return rec.pos, u, nil
 }

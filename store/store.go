@@ -182,9 +182,6 @@ func (s *DB) Close() error {
 	s.once.Do(func() {
 		close(s.reqs)
 		<-s.done
-		s.zc.close()
-		s.zcIncidents.close()
-		s.zcApparatus.close()
 		err = s.db.Close()
 	})
 	return err
