@@ -201,13 +201,6 @@ func openedRange(from, to time.Time) query.Query {
 // would if the index had one. It rewrites q in place where it can and
 // returns the query to use.
 func expandDefault(q query.Query) query.Query {
-	each := func(mk func(field string) query.Query) query.Query {
-		alts := make([]query.Query, len(textFields))
-		for i, f := range textFields {
-			alts[i] = mk(f)
-		}
-		return query.NewDisjunctionQuery(alts)
-	}
 	switch q := q.(type) {
 	case *query.BooleanQuery:
 		q.Must = expandChild(q.Must)
@@ -222,35 +215,40 @@ func expandDefault(q query.Query) query.Query {
 			q.Disjuncts[i] = expandDefault(d)
 		}
 	case *query.MatchQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.MatchPhraseQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.TermQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.WildcardQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.PrefixQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.FuzzyQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	case *query.RegexpQuery:
-		if q.FieldVal == "" {
-			return each(func(f string) query.Query { c := *q; c.FieldVal = f; return &c })
-		}
+		return perTextField(q)
 	}
 	return q
+}
+
+// perTextField returns q itself if it names a field, else a disjunction
+// of copies of q, one per text field.
+func perTextField[T any, P interface {
+	*T
+	query.FieldableQuery
+}](q P) query.Query {
+	if q.Field() != "" {
+		return q
+	}
+	alts := make([]query.Query, len(textFields))
+	for i, f := range textFields {
+		c := P(new(T))
+		*c = *q
+		c.SetField(f)
+		alts[i] = c
+	}
+	return query.NewDisjunctionQuery(alts)
 }
 
 // expandChild is expandDefault for an optional part of a boolean query.
