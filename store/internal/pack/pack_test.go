@@ -17,33 +17,37 @@ import (
 // roundTripApparatus packs u, stores the rest as JSON, reads both back
 // and requires the JSON of the result to be the JSON of u, byte for
 // byte. It returns how many statuses were packed and the rest's JSON.
-func roundTripApparatus(t testing.TB, u *app.Apparatus) (packed int, restJSON []byte) {
+// roundTrip packs v with packFn, reads the packed bytes back with read
+// and checks that they and the JSON of the rest restore v exactly,
+// without packFn changing v, and returns what read returned and the rest
+// as JSON.
+func roundTrip[T any, R interface{ Restore(*T) error }](t testing.TB, v *T, packFn func([]byte, *T) ([]byte, *T), read func([]byte) (R, int, error)) (parts R, restJSON []byte) {
 	t.Helper()
-	want, err := codec.Marshal(u)
+	want, err := codec.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, rest := Apparatus([]byte("prefix"), u)
+	b, rest := packFn([]byte("prefix"), v)
 	if !bytes.HasPrefix(b, []byte("prefix")) {
-		t.Fatal("Apparatus did not append to dst")
+		t.Fatal("packing did not append to dst")
 	}
 	b = b[len("prefix"):]
-	if again, _ := codec.Marshal(u); !bytes.Equal(again, want) {
-		t.Fatalf("Apparatus changed its input:\n%s\n%s", want, again)
+	if again, _ := codec.Marshal(v); !bytes.Equal(again, want) {
+		t.Fatalf("packing changed its input:\n%s\n%s", want, again)
 	}
 	restJSON, err = codec.Marshal(rest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Trailing bytes stand for the compressed JSON that follows.
-	p, n, err := ReadApparatus(append(b, "trailing"...))
+	p, n, err := read(append(b, "trailing"...))
 	if err != nil {
-		t.Fatalf("ReadApparatus: %v", err)
+		t.Fatalf("read: %v", err)
 	}
 	if n != len(b) {
-		t.Fatalf("ReadApparatus took %d bytes, Apparatus wrote %d", n, len(b))
+		t.Fatalf("read took %d bytes, packing wrote %d", n, len(b))
 	}
-	got := new(app.Apparatus)
+	got := new(T)
 	if err := codec.Unmarshal(restJSON, got); err != nil {
 		t.Fatal(err)
 	}
@@ -57,44 +61,18 @@ func roundTripApparatus(t testing.TB, u *app.Apparatus) (packed int, restJSON []
 	if !bytes.Equal(gj, want) {
 		t.Fatalf("round trip differs:\n got %s\nwant %s", gj, want)
 	}
+	return p, restJSON
+}
+
+func roundTripApparatus(t testing.TB, u *app.Apparatus) (packed int, restJSON []byte) {
+	t.Helper()
+	p, restJSON := roundTrip(t, u, Apparatus, ReadApparatus)
 	return p.Len(), restJSON
 }
 
 func roundTripIncident(t testing.TB, inc *app.Incident) (restJSON []byte) {
 	t.Helper()
-	want, err := codec.Marshal(inc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, rest := Incident(nil, inc)
-	if again, _ := codec.Marshal(inc); !bytes.Equal(again, want) {
-		t.Fatalf("Incident changed its input:\n%s\n%s", want, again)
-	}
-	restJSON, err = codec.Marshal(rest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, n, err := ReadIncident(append(b, "trailing"...))
-	if err != nil {
-		t.Fatalf("ReadIncident: %v", err)
-	}
-	if n != len(b) {
-		t.Fatalf("ReadIncident took %d bytes, Incident wrote %d", n, len(b))
-	}
-	got := new(app.Incident)
-	if err := codec.Unmarshal(restJSON, got); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Restore(got); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
-	gj, err := codec.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(gj, want) {
-		t.Fatalf("round trip differs:\n got %s\nwant %s", gj, want)
-	}
+	_, restJSON = roundTrip(t, inc, Incident, ReadIncident)
 	return restJSON
 }
 
