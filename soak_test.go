@@ -227,8 +227,10 @@ const (
 	// idleHeapSlack is the fixed growth allowed between the two idle
 	// measurements (both right after two full GCs, nothing in flight):
 	// caches filled once, metric series, the search index's segment
-	// metadata. Measured: about 3 MiB.
-	idleHeapSlack = 16 << 20
+	// metadata (measured: about 3 MiB), and the store's latest 2,048
+	// changes, kept decoded for the index and the analysis engine
+	// (store/recent.go: ~10 KB an incident, ~20 MiB once full).
+	idleHeapSlack = 40 << 20
 	// loadHeapSlack is the noise allowed under load, where the live heap
 	// of the last GC includes whatever was in flight then (16 clients,
 	// bulk uploads of 25 documents decoded).
